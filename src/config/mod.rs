@@ -1,0 +1,608 @@
+//! Typed configuration: defaults < TOML file < `ADB_MCP_*` environment < CLI
+//! flags. Everything is validated once at startup so that a bad value is
+//! reported with its key and the place it came from, never discovered later.
+
+mod secret;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+
+pub use secret::{Secret, SecretError};
+
+/// Config file read when `--config` is not given and the file exists.
+pub const DEFAULT_CONFIG_FILE: &str = "adb-mcp.toml";
+/// Prefix of environment overrides; `__` separates nesting levels.
+pub const ENV_PREFIX: &str = "ADB_MCP_";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub query: QueryConfig,
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionMode {
+    /// No sessions: any replica can answer any request; JSON responses.
+    Stateless,
+    /// `Mcp-Session-Id` sessions with SSE streams and server notifications.
+    Stateful,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: String,
+    pub session_mode: SessionMode,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub max_request_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
+    pub session_idle_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            session_mode: SessionMode::Stateless,
+            allowed_hosts: ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec(),
+            allowed_origins: ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
+                .map(String::from)
+                .to_vec(),
+            max_request_bytes: 1024 * 1024,
+            request_timeout_secs: 300,
+            shutdown_grace_secs: 20,
+            session_idle_timeout_secs: 300,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The validated bind address; `validate` guarantees it parses.
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.bind.parse().map_err(|_| ConfigError::Invalid {
+            key: "server.bind".into(),
+            origin: String::new(),
+            message: format!(
+                "`{}` is not an IP:port address (example: 127.0.0.1:8080)",
+                self.bind
+            ),
+        })
+    }
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter directive; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Limits applied to every query tool, whatever the backend.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    pub default_max_rows: usize,
+    pub max_rows_cap: usize,
+    pub max_text_bytes: usize,
+    pub timeout_secs: u64,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            default_max_rows: 100,
+            max_rows_cap: 10_000,
+            max_text_bytes: 64 * 1024,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl QueryConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Sqlite,
+    Ords,
+    Direct,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub backend: BackendKind,
+    pub sqlite: SqliteConfig,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Sqlite,
+            sqlite: SqliteConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqliteConfig {
+    /// An existing SQLite file to serve. Unset: the demo database in `data_dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub demo_scale: u32,
+    /// Read-only connections kept open for reuse (each caches its statements).
+    pub max_idle_connections: usize,
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            data_dir: PathBuf::from("data"),
+            demo_scale: 1,
+            max_idle_connections: 8,
+        }
+    }
+}
+
+impl SqliteConfig {
+    /// Where the demo database lives when no `path` is configured.
+    pub fn demo_path(&self) -> PathBuf {
+        self.data_dir.join("demo.db")
+    }
+}
+
+/// A configuration problem, always naming the key and where it was set.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("invalid configuration: `{key}`{origin}: {message}")]
+    Invalid {
+        key: String,
+        /// Pre-formatted " (set in …)" suffix; empty when unknown.
+        origin: String,
+        message: String,
+    },
+}
+
+/// Where to look for the config file.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile {
+    pub path: Option<PathBuf>,
+}
+
+/// Values given as command-line flags, highest precedence. Keys are dotted
+/// config paths (`server.bind`).
+#[derive(Debug, Clone, Default)]
+pub struct CliOverrides {
+    entries: Vec<(&'static str, Value)>,
+}
+
+impl CliOverrides {
+    pub fn set(&mut self, key: &'static str, value: impl Into<Value>) {
+        self.entries.push((key, value.into()));
+    }
+}
+
+impl Provider for CliOverrides {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command-line flag")
+    }
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        for (key, value) in &self.entries {
+            if let Value::Dict(_, nested) = figment::util::nest(key, value.clone()) {
+                merge_dict(&mut dict, nested);
+            }
+        }
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+fn merge_dict(into: &mut Dict, from: Dict) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Dict(_, existing)), Value::Dict(_, new)) => merge_dict(existing, new),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+/// A loaded, validated configuration plus the provenance needed to explain it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads defaults, the file, the environment and CLI flags, then validates.
+    pub fn load(file: &ConfigFile, cli: CliOverrides) -> Result<Loaded, ConfigError> {
+        let (figment, used_file) = Self::figment(file, cli)?;
+        let config: Config = figment.extract().map_err(|e| from_figment(&e))?;
+        config.validate(&figment)?;
+        Ok(Loaded {
+            config,
+            file: used_file,
+        })
+    }
+
+    fn figment(
+        file: &ConfigFile,
+        cli: CliOverrides,
+    ) -> Result<(Figment, Option<PathBuf>), ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let used_file = match &file.path {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::File {
+                        path: path.clone(),
+                        message: "no such file".into(),
+                    });
+                }
+                Some(path.clone())
+            }
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        if let Some(path) = &used_file {
+            // Read it ourselves so that I/O errors name the file clearly.
+            std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment
+            .merge(
+                Env::prefixed(ENV_PREFIX)
+                    .ignore(&["config", "log"])
+                    .split("__"),
+            )
+            .merge(cli);
+        Ok((figment, used_file))
+    }
+
+    /// Cross-field and range checks that serde cannot express.
+    fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_owned(),
+            origin: origin_of(figment, key),
+            message,
+        };
+        let server = &self.server;
+        server
+            .bind_addr()
+            .map_err(|e| fail("server.bind", inner_message(e)))?;
+        if server.max_request_bytes < 1024 || server.max_request_bytes > 64 * 1024 * 1024 {
+            return Err(fail(
+                "server.max_request_bytes",
+                format!(
+                    "{} is out of range (1024 ..= 67108864)",
+                    server.max_request_bytes
+                ),
+            ));
+        }
+        if server.request_timeout_secs == 0 || server.request_timeout_secs > 3600 {
+            return Err(fail(
+                "server.request_timeout_secs",
+                format!(
+                    "{} is out of range (1 ..= 3600)",
+                    server.request_timeout_secs
+                ),
+            ));
+        }
+        if server.shutdown_grace_secs > 600 {
+            return Err(fail(
+                "server.shutdown_grace_secs",
+                format!("{} is out of range (0 ..= 600)", server.shutdown_grace_secs),
+            ));
+        }
+        if server.session_idle_timeout_secs == 0 {
+            return Err(fail(
+                "server.session_idle_timeout_secs",
+                "must be at least 1".into(),
+            ));
+        }
+        for origin in &server.allowed_origins {
+            if origin != "null"
+                && !(origin.starts_with("http://") || origin.starts_with("https://"))
+            {
+                return Err(fail(
+                    "server.allowed_origins",
+                    format!(
+                        "`{origin}` must start with http:// or https:// (example: https://app.example.com:443)"
+                    ),
+                ));
+            }
+        }
+        for host in &server.allowed_hosts {
+            if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
+                return Err(fail(
+                    "server.allowed_hosts",
+                    format!("`{host}` is not a host name or host:port"),
+                ));
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(fail(
+                "log.level",
+                format!(
+                    "`{}` is not a level or tracing filter (examples: info, debug, adb_mcp=debug)",
+                    self.log.level
+                ),
+            ));
+        }
+        let q = &self.query;
+        if q.max_rows_cap == 0 || q.max_rows_cap > 1_000_000 {
+            return Err(fail(
+                "query.max_rows_cap",
+                format!("{} is out of range (1 ..= 1000000)", q.max_rows_cap),
+            ));
+        }
+        if q.default_max_rows == 0 || q.default_max_rows > q.max_rows_cap {
+            return Err(fail(
+                "query.default_max_rows",
+                format!(
+                    "{} must be between 1 and query.max_rows_cap ({})",
+                    q.default_max_rows, q.max_rows_cap
+                ),
+            ));
+        }
+        if q.max_text_bytes < 1024 {
+            return Err(fail(
+                "query.max_text_bytes",
+                format!("{} is too small (at least 1024)", q.max_text_bytes),
+            ));
+        }
+        if q.timeout_secs == 0 || q.timeout_secs > 3600 {
+            return Err(fail(
+                "query.timeout_secs",
+                format!("{} is out of range (1 ..= 3600)", q.timeout_secs),
+            ));
+        }
+        match self.database.backend {
+            BackendKind::Sqlite => {}
+            other => {
+                return Err(fail(
+                    "database.backend",
+                    format!(
+                        "backend `{}` is not available in this build yet; use \"sqlite\"",
+                        serde_plain_name(other)
+                    ),
+                ));
+            }
+        }
+        let sqlite = &self.database.sqlite;
+        if sqlite.demo_scale == 0 || sqlite.demo_scale > 1000 {
+            return Err(fail(
+                "database.sqlite.demo_scale",
+                format!("{} is out of range (1 ..= 1000)", sqlite.demo_scale),
+            ));
+        }
+        if let Some(path) = &sqlite.path
+            && !path.is_file()
+        {
+            return Err(fail(
+                "database.sqlite.path",
+                format!("{} does not exist or is not a file", path.display()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+fn serde_plain_name(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Sqlite => "sqlite",
+        BackendKind::Ords => "ords",
+        BackendKind::Direct => "direct",
+    }
+}
+
+fn inner_message(e: ConfigError) -> String {
+    match e {
+        ConfigError::Invalid { message, .. } | ConfigError::File { message, .. } => message,
+    }
+}
+
+/// " (set in adb-mcp.toml)" or " (set in environment variable ADB_MCP_…)".
+fn origin_of(figment: &Figment, key: &str) -> String {
+    match figment.find_metadata(key) {
+        Some(meta) => describe_metadata(meta, key),
+        None => String::new(),
+    }
+}
+
+fn describe_metadata(meta: &Metadata, key: &str) -> String {
+    if let Some(source) = &meta.source {
+        return format!(" (set in {source})");
+    }
+    if meta.name.starts_with("`ADB_MCP_") || meta.name.contains("environment") {
+        let var = format!("{ENV_PREFIX}{}", key.replace('.', "__").to_uppercase());
+        return format!(" (set in environment variable {var})");
+    }
+    if meta.name == "command-line flag" {
+        return " (set by a command-line flag)".into();
+    }
+    if meta.name.contains("Serialized") || meta.name.contains("default") {
+        return " (default)".into();
+    }
+    format!(" (set in {})", meta.name)
+}
+
+fn from_figment(e: &figment::Error) -> ConfigError {
+    // figment chains several errors; the first one is enough to act on.
+    let key = e.path.join(".");
+    let origin = e
+        .metadata
+        .as_ref()
+        .map(|m| describe_metadata(m, &key))
+        .unwrap_or_default();
+    ConfigError::Invalid {
+        key: if key.is_empty() { "(root)".into() } else { key },
+        origin,
+        message: e.kind.to_string(),
+    }
+}
+
+/// Used by `check-config` and startup logs to say where config came from.
+pub fn describe_source(file: Option<&Path>) -> String {
+    match file {
+        Some(p) => format!("{} + environment + flags", p.display()),
+        None => "defaults + environment + flags (no config file)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load_str(toml: &str) -> Result<Loaded, ConfigError> {
+        let mut f = tempfile::NamedTempFile::new().expect("tmp");
+        f.write_all(toml.as_bytes()).expect("write");
+        Config::load(
+            &ConfigFile {
+                path: Some(f.path().to_path_buf()),
+            },
+            CliOverrides::default(),
+        )
+    }
+
+    #[test]
+    fn defaults_are_valid_and_safe() {
+        let loaded = load_str("").expect("defaults load");
+        let c = loaded.config;
+        assert_eq!(c.server.bind, "127.0.0.1:8080");
+        assert_eq!(c.server.session_mode, SessionMode::Stateless);
+        assert_eq!(c.query.default_max_rows, 100);
+        assert_eq!(c.query.max_rows_cap, 10_000);
+        assert_eq!(c.query.max_text_bytes, 65_536);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let err = load_str("[server]\nbnd = \"x\"\n").expect_err("must fail");
+        let msg = err.to_string();
+        assert!(msg.contains("bnd"), "{msg}");
+        assert!(msg.contains(".tmp") || msg.contains("tmp"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_file() {
+        let err = load_str("[query]\ntimeout_secs = \"soon\"\n").expect_err("must fail");
+        let msg = err.to_string();
+        assert!(msg.contains("query.timeout_secs"), "{msg}");
+        assert!(msg.contains("set in"), "{msg}");
+    }
+
+    #[test]
+    fn range_error_names_key_and_file() {
+        let err = load_str("[query]\ndefault_max_rows = 20000\n").expect_err("must fail");
+        let msg = err.to_string();
+        assert!(msg.contains("query.default_max_rows"), "{msg}");
+        assert!(msg.contains("set in"), "{msg}");
+    }
+
+    #[test]
+    fn bad_bind_names_key() {
+        let err = load_str("[server]\nbind = \"localhost\"\n").expect_err("must fail");
+        assert!(err.to_string().contains("server.bind"), "{err}");
+    }
+
+    #[test]
+    fn cli_overrides_file() {
+        let mut f = tempfile::NamedTempFile::new().expect("tmp");
+        f.write_all(b"[server]\nbind = \"127.0.0.1:9000\"\n")
+            .expect("write");
+        let mut cli = CliOverrides::default();
+        cli.set("server.bind", "127.0.0.1:9001");
+        let loaded = Config::load(
+            &ConfigFile {
+                path: Some(f.path().to_path_buf()),
+            },
+            cli,
+        )
+        .expect("load");
+        assert_eq!(loaded.config.server.bind, "127.0.0.1:9001");
+    }
+
+    #[test]
+    fn cli_error_is_attributed_to_flag() {
+        let mut cli = CliOverrides::default();
+        cli.set("server.bind", "nope");
+        let err = Config::load(&ConfigFile::default(), cli).expect_err("must fail");
+        assert!(err.to_string().contains("command-line flag"), "{err}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let err = Config::load(
+            &ConfigFile {
+                path: Some("/nonexistent/adb-mcp.toml".into()),
+            },
+            CliOverrides::default(),
+        )
+        .expect_err("must fail");
+        assert!(err.to_string().contains("/nonexistent/adb-mcp.toml"));
+    }
+
+    #[test]
+    fn example_file_parses_and_matches_defaults() {
+        let example = include_str!("../../adb-mcp.example.toml");
+        let loaded = load_str(example).expect("example must load");
+        let defaults = toml::to_string(&Config::default()).expect("ser");
+        let example = toml::to_string(&loaded.config).expect("ser");
+        assert_eq!(defaults, example, "the example must document the defaults");
+    }
+}

@@ -1,0 +1,335 @@
+//! Database access behind one [`Backend`] trait, so that tools never know
+//! whether they talk to SQLite, ORDS or a direct Oracle connection.
+//!
+//! Free-form SQL reaches a backend only as a [`guard::ReadOnlyQuery`], which
+//! only the read-only guard can produce: a backend cannot be handed
+//! unchecked SQL by mistake.
+
+pub mod demo;
+pub mod guard;
+pub mod sqlite;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Principal;
+pub use guard::{GuardError, ReadOnlyQuery};
+
+/// Named bind values as the tools receive them (`{"id": 7}` binds `:id`).
+pub type Params = Map<String, Value>;
+
+/// Per-call context handed to a backend: who asks, for which tool, and
+/// how long the call may take.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub tool: &'static str,
+    pub principal: Arc<Principal>,
+    pub cancel: CancellationToken,
+    pub deadline: Instant,
+}
+
+impl CallContext {
+    pub fn new(
+        tool: &'static str,
+        principal: Arc<Principal>,
+        cancel: CancellationToken,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            tool,
+            principal,
+            cancel,
+            deadline: Instant::now() + timeout,
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// What the tools need to phrase descriptions and errors for the dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// `sqlite`, `ords` or `direct`.
+    pub kind: &'static str,
+    /// Human name of the SQL dialect, e.g. "SQLite" or "Oracle".
+    pub dialect: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SchemaInfo {
+    pub name: String,
+    pub tables: u64,
+    pub views: u64,
+    /// The schema unqualified names resolve to.
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    #[default]
+    All,
+    Table,
+    View,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TableListRequest {
+    pub schema: Option<String>,
+    /// Case-insensitive substring, or a LIKE pattern when it contains `%`.
+    pub filter: Option<String>,
+    pub kind: ObjectKind,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct TableInfo {
+    pub schema: String,
+    pub name: String,
+    /// `table` or `view`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Approximate row count from optimizer statistics, when available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_estimate: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct TablePage {
+    pub tables: Vec<TableInfo>,
+    /// Offset of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ColumnDescription {
+    pub name: String,
+    pub data_type: String,
+    pub nullable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ForeignKey {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub columns: Vec<String>,
+    pub referenced_table: String,
+    pub referenced_columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct IndexInfo {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct TableDescription {
+    pub schema: String,
+    pub name: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_estimate: Option<u64>,
+    pub columns: Vec<ColumnDescription>,
+    pub primary_key: Vec<String>,
+    pub foreign_keys: Vec<ForeignKey>,
+    pub indexes: Vec<IndexInfo>,
+}
+
+/// A column of a query result.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ColumnInfo {
+    pub name: String,
+    /// Declared or inferred database type, e.g. `INTEGER`, `NUMBER(10,2)`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// A read-only query, checked by the guard, with paging.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryRequest<'a> {
+    pub query: ReadOnlyQuery<'a>,
+    pub params: &'a Params,
+    /// Rows to return at most; the backend fetches one more to detect `has_more`.
+    pub max_rows: usize,
+    pub offset: u64,
+}
+
+/// Rows in column order; values are JSON already so rendering never copies them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueryResult {
+    pub columns: Vec<ColumnInfo>,
+    pub rows: Vec<Vec<Value>>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct PlanStep {
+    pub id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<i64>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ExplainResult {
+    pub steps: Vec<PlanStep>,
+    /// The plan rendered as the database shows it (indented tree).
+    pub text: String,
+}
+
+/// Errors a backend reports; their messages are shown to the model, so they
+/// carry the database's own text and say what to do next.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum DbError {
+    #[error("{0}")]
+    Rejected(#[from] GuardError),
+    #[error("database error: {message}")]
+    Sql {
+        code: Option<String>,
+        message: String,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("invalid parameters: {0}")]
+    InvalidParams(String),
+    #[error(
+        "the query did not finish within the time limit of {0} s and was stopped; narrow it (filters, fewer joins) or use max_rows"
+    )]
+    Timeout(u64),
+    #[error("the query was cancelled")]
+    Cancelled,
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DbError {
+    /// Short stable code for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DbError::Rejected(g) => g.code(),
+            DbError::Sql { .. } => "sql_error",
+            DbError::NotFound(_) => "not_found",
+            DbError::InvalidParams(_) => "invalid_params",
+            DbError::Timeout(_) => "timeout",
+            DbError::Cancelled => "cancelled",
+            DbError::Unavailable(_) => "unavailable",
+            DbError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// What every backend provides. Implementations must honour
+/// `ctx.deadline` and `ctx.cancel`, and must not be able to write.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    fn info(&self) -> BackendInfo;
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> Result<(), DbError>;
+    async fn list_schemas(&self, ctx: &CallContext) -> Result<Vec<SchemaInfo>, DbError>;
+    async fn list_tables(
+        &self,
+        req: &TableListRequest,
+        ctx: &CallContext,
+    ) -> Result<TablePage, DbError>;
+    async fn describe_table(
+        &self,
+        schema: Option<&str>,
+        table: &str,
+        ctx: &CallContext,
+    ) -> Result<TableDescription, DbError>;
+    async fn query(&self, req: QueryRequest<'_>, ctx: &CallContext)
+    -> Result<QueryResult, DbError>;
+    async fn explain(
+        &self,
+        query: ReadOnlyQuery<'_>,
+        params: &Params,
+        ctx: &CallContext,
+    ) -> Result<ExplainResult, DbError>;
+}
+
+/// Binary values travel as base64, cut after `limit` bytes with a marker
+/// so a single BLOB cannot blow the result budget.
+pub fn render_blob(bytes: &[u8], limit: usize) -> String {
+    use base64::Engine as _;
+    let shown = &bytes[..bytes.len().min(limit)];
+    let mut out = String::with_capacity(shown.len() * 4 / 3 + 40);
+    out.push_str("base64:");
+    base64::engine::general_purpose::STANDARD.encode_string(shown, &mut out);
+    if bytes.len() > limit {
+        out.push_str(&format!("…[truncated, {} bytes total]", bytes.len()));
+    }
+    out
+}
+
+/// Suggests existing names close to a mistyped one ("employee" → "employees").
+pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let w = wanted.to_ascii_lowercase();
+    let mut out: Vec<&str> = candidates
+        .into_iter()
+        .filter(|c| {
+            let c = c.to_ascii_lowercase();
+            c.contains(&w) || w.contains(&c) || edit_distance(&c, &w) <= 2
+        })
+        .collect();
+    out.sort_unstable();
+    out.truncate(5);
+    out
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_find_near_misses() {
+        let names = ["employees", "orders", "order_items", "regions"];
+        assert_eq!(suggest("employee", names), vec!["employees"]);
+        assert_eq!(suggest("ORDER", names), vec!["order_items", "orders"]);
+        assert!(suggest("zzz", names).is_empty());
+    }
+
+    #[test]
+    fn blobs_are_base64_and_capped() {
+        assert_eq!(render_blob(b"hi", 10), "base64:aGk=");
+        let long = render_blob(&[0u8; 300], 3);
+        assert!(
+            long.starts_with("base64:AAAA…[truncated, 300 bytes total]"),
+            "{long}"
+        );
+    }
+}

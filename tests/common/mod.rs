@@ -1,0 +1,138 @@
+//! Shared test harness: a real server on an ephemeral loopback port, driven
+//! by rmcp's own client over Streamable HTTP.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use adb_mcp::config::{Config, SessionMode};
+use adb_mcp::http::Server;
+use adb_mcp::mcp::ServerState;
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// One demo database per test binary, built once and only ever read.
+pub fn demo_db() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir").keep();
+        let path = dir.join("demo.db");
+        adb_mcp::db::demo::create_demo_db(&path, 1, false).expect("demo db");
+        path
+    })
+    .clone()
+}
+
+pub fn test_config(mode: SessionMode) -> Config {
+    let mut config = Config::default();
+    config.server.bind = "127.0.0.1:0".into();
+    config.server.session_mode = mode;
+    config.server.shutdown_grace_secs = 10;
+    config.database.sqlite.path = Some(demo_db());
+    config
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub state: Arc<ServerState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(mode: SessionMode) -> Self {
+        Self::start_with(test_config(mode)).await
+    }
+
+    pub async fn start_with(config: Config) -> Self {
+        let backend = adb_mcp::cli::open_backend(&config).expect("backend");
+        let state = ServerState::new(backend, config.query.clone());
+        let server = Server::bind(&config, Arc::clone(&state))
+            .await
+            .expect("bind");
+        let addr = server.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            url: format!("http://{addr}/mcp"),
+            state,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    pub async fn client(&self) -> RunningService<RoleClient, ()> {
+        let transport = StreamableHttpClientTransport::from_uri(self.url.clone());
+        ().serve(transport).await.expect("initialize")
+    }
+
+    /// Signals shutdown and returns the server's result once it has stopped.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    pub async fn stopped(&mut self) -> std::io::Result<()> {
+        self.begin_shutdown();
+        match self.handle.take() {
+            Some(h) => h.await.expect("server task"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.begin_shutdown();
+    }
+}
+
+pub fn args(v: Value) -> JsonObject {
+    match v {
+        Value::Object(m) => m,
+        other => panic!("arguments must be an object, got {other}"),
+    }
+}
+
+pub async fn call(
+    client: &RunningService<RoleClient, ()>,
+    tool: &str,
+    arguments: Value,
+) -> CallToolResult {
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args(arguments)))
+        .await
+        .unwrap_or_else(|e| panic!("{tool} call failed at protocol level: {e}"))
+}
+
+pub fn text_of(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn is_error(r: &CallToolResult) -> bool {
+    r.is_error == Some(true)
+}
+
+pub fn structured(r: &CallToolResult) -> &Value {
+    r.structured_content
+        .as_ref()
+        .unwrap_or_else(|| panic!("no structuredContent in {r:?}"))
+}
+
+/// A query that runs for a long time on SQLite (counts to a billion).
+pub const SLOW_QUERY: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) AS n FROM c";

