@@ -219,13 +219,27 @@ pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
     }
 }
 
+/// Extra scopes per tool, enforced only when auth is on.
+pub fn tool_scopes(config: &Config) -> std::collections::HashMap<String, Vec<String>> {
+    if !config.auth.enabled {
+        return Default::default();
+    }
+    config
+        .auth
+        .tool_scopes
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 fn serve(loaded: Loaded) -> Result<()> {
     let config = loaded.config;
     let rt = runtime()?;
     rt.block_on(async move {
+        let auth = http::AuthRuntime::start(&config).await?;
         let backend = open_backend(&config)?;
-        let state = ServerState::new(backend, config.query.clone());
-        let server = Server::bind(&config, state)
+        let state = ServerState::new(backend, config.query.clone(), tool_scopes(&config));
+        let server = Server::bind(&config, state, auth.as_ref())
             .await
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
         let addr = server.local_addr()?;
@@ -233,6 +247,7 @@ fn serve(loaded: Loaded) -> Result<()> {
             addr = %addr,
             url = %format!("http://{addr}{}", http::MCP_PATH),
             session_mode = ?config.server.session_mode,
+            auth = if auth.is_some() { "oauth" } else { "off (loopback only)" },
             config = %config::describe_source(loaded.file.as_deref()),
             version = crate::VERSION,
             "listening"
@@ -248,7 +263,8 @@ fn stdio(loaded: Loaded) -> Result<()> {
     let rt = runtime()?;
     rt.block_on(async move {
         let backend = open_backend(&config)?;
-        let state = ServerState::new(backend, config.query.clone());
+        // stdio is a local, single-user channel: no tokens, no tool scopes.
+        let state = ServerState::new(backend, config.query.clone(), Default::default());
         let service = McpServer::new(state)
             .serve(rmcp::transport::stdio())
             .await

@@ -202,7 +202,7 @@ async fn describe_table_shows_columns_keys_and_indexes() {
     let missing = call(&client, "describe_table", json!({"table": "employee"})).await;
     assert!(is_error(&missing));
     assert!(
-        text_of(&missing).contains("did you mean employees"),
+        text_of(&missing).contains("did you mean") && text_of(&missing).contains("employees"),
         "{}",
         text_of(&missing)
     );
@@ -226,7 +226,7 @@ async fn run_query_returns_typed_rows_with_binds() {
             &client,
             "run_query",
             json!({
-                "sql": "SELECT region_id, region_name, 1.5 AS ratio, NULL AS nothing FROM regions WHERE region_id <= :max ORDER BY region_id",
+                "sql": "SELECT region_id, region_name, 1.5 AS ratio, NULL AS missing FROM regions WHERE region_id <= :max ORDER BY region_id",
                 "params": {"max": 2}
             }),
         )
@@ -239,7 +239,7 @@ async fn run_query_returns_typed_rows_with_binds() {
                 {"name": "region_id", "type": "INTEGER"},
                 {"name": "region_name", "type": "TEXT"},
                 {"name": "ratio", "type": "REAL"},
-                {"name": "nothing", "type": "NULL"}
+                {"name": "missing", "type": "NULL"}
             ])
         );
         assert_eq!(
@@ -250,7 +250,7 @@ async fn run_query_returns_typed_rows_with_binds() {
         assert_eq!(s["truncated"], false);
         assert_eq!(
             text_of(&r),
-            "region_id | region_name | ratio | nothing\n1 | Europe | 1.5 | NULL\n2 | Americas | 1.5 | NULL\n(2 rows)"
+            "region_id | region_name | ratio | missing\n1 | Europe | 1.5 | NULL\n2 | Americas | 1.5 | NULL\n(2 rows)"
         );
         client.cancel().await.expect("close");
     }

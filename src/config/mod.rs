@@ -2,6 +2,7 @@
 //! flags. Everything is validated once at startup so that a bad value is
 //! reported with its key and the place it came from, never discovered later.
 
+pub mod auth;
 mod secret;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ pub struct Config {
     pub log: LogConfig,
     pub query: QueryConfig,
     pub database: DatabaseConfig,
+    pub auth: auth::AuthConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -432,6 +434,111 @@ impl Config {
                 format!("{} does not exist or is not a file", path.display()),
             ));
         }
+        self.validate_auth(figment)
+    }
+
+    fn validate_auth(&self, figment: &Figment) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_owned(),
+            origin: origin_of(figment, key),
+            message,
+        };
+        let a = &self.auth;
+        if !a.enabled {
+            let loopback = self
+                .server
+                .bind_addr()
+                .is_ok_and(|addr| addr.ip().is_loopback());
+            if !loopback {
+                return Err(fail(
+                    "auth.enabled",
+                    format!(
+                        "authentication is off, which is only allowed on a loopback bind, but server.bind is {}; configure [auth] or bind 127.0.0.1",
+                        self.server.bind
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let resource = a.resource.as_deref().ok_or_else(|| {
+            fail(
+                "auth.resource",
+                "required when auth is enabled: the public URL of the MCP endpoint, e.g. https://mcp.example.com/mcp".into(),
+            )
+        })?;
+        resource_parts(resource, a.allow_insecure_http).map_err(|m| fail("auth.resource", m))?;
+        if a.providers.is_empty() {
+            return Err(fail(
+                "auth.providers",
+                "add at least one [[auth.providers]] (profile = \"oracle-iam\", \"entra\" or \"generic\")".into(),
+            ));
+        }
+        if a.leeway_secs > 120 {
+            return Err(fail(
+                "auth.leeway_secs",
+                format!("{} is out of range (0 ..= 120)", a.leeway_secs),
+            ));
+        }
+        if !(3600..=86400).contains(&a.jwks_refresh_secs) {
+            return Err(fail(
+                "auth.jwks_refresh_secs",
+                format!(
+                    "{} is out of range (3600 ..= 86400, i.e. 1 to 24 hours)",
+                    a.jwks_refresh_secs
+                ),
+            ));
+        }
+        if !(10..=3600).contains(&a.jwks_refetch_interval_secs) {
+            return Err(fail(
+                "auth.jwks_refetch_interval_secs",
+                format!(
+                    "{} is out of range (10 ..= 3600)",
+                    a.jwks_refetch_interval_secs
+                ),
+            ));
+        }
+        if a.discovery_refresh_secs < 60 {
+            return Err(fail(
+                "auth.discovery_refresh_secs",
+                "must be at least 60".into(),
+            ));
+        }
+        if a.http_timeout_secs == 0 || a.http_timeout_secs > 120 {
+            return Err(fail(
+                "auth.http_timeout_secs",
+                format!("{} is out of range (1 ..= 120)", a.http_timeout_secs),
+            ));
+        }
+        for tool in a.tool_scopes.keys() {
+            if crate::mcp::BuiltinTool::from_name(tool).is_none() {
+                return Err(fail(
+                    "auth.tool_scopes",
+                    format!("`{tool}` is not a tool of this server"),
+                ));
+            }
+        }
+        for (i, p) in a.providers.iter().enumerate() {
+            let key = |k: &str| format!("auth.providers[{i}].{k}");
+            let resolved = p.resolve().map_err(|(k, m)| fail(&key(k), m))?;
+            for (k, url) in [
+                ("discovery_url", &resolved.discovery_url),
+                ("jwks_uri", &resolved.jwks_uri),
+            ] {
+                if let Some(url) = url {
+                    auth::check_idp_url(url, a.allow_insecure_http)
+                        .map_err(|m| fail(&key(k), m))?;
+                }
+            }
+            for alg in &p.algorithms {
+                crate::auth::parse_algorithm(alg).map_err(|m| fail(&key("algorithms"), m))?;
+            }
+            if p.algorithms.is_empty() {
+                return Err(fail(
+                    &key("algorithms"),
+                    "list at least one algorithm".into(),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -439,6 +546,40 @@ impl Config {
     pub fn to_redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
+}
+
+/// Splits the MCP endpoint URL into (origin, path); the path never ends in `/`.
+pub fn resource_parts(
+    resource: &str,
+    allow_insecure_http: bool,
+) -> Result<(String, String), String> {
+    let url = url::Url::parse(resource).map_err(|e| format!("`{resource}` is not a URL: {e}"))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| format!("`{resource}` has no host"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !(loopback && allow_insecure_http) {
+                return Err(format!(
+                    "`{resource}` must be https:// (http:// only for loopback with auth.allow_insecure_http = true)"
+                ));
+            }
+        }
+        other => return Err(format!("`{resource}`: unsupported scheme {other}")),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{resource}` must not have a query or fragment"));
+    }
+    let origin = url.origin().ascii_serialization();
+    let path = url.path().trim_end_matches('/').to_owned();
+    Ok((origin, path))
 }
 
 fn serde_plain_name(kind: BackendKind) -> &'static str {

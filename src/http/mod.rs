@@ -22,20 +22,151 @@ use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::config::{Config, SessionMode};
+use crate::auth::Authenticator;
+use crate::config::auth::MetadataMode;
+use crate::config::{Config, SessionMode, resource_parts};
 use crate::mcp::{McpServer, ServerState};
+
+pub mod auth;
+pub mod well_known;
+
+/// The OAuth resource-server pieces, present when `auth.enabled`.
+pub struct AuthRuntime {
+    pub layer: Arc<auth::AuthLayer>,
+    pub well_known: Arc<well_known::WellKnown>,
+    /// `host[:port]` and origin of the public resource URL, added to the
+    /// allowed Host and Origin lists.
+    pub public_host: String,
+    pub public_origin: String,
+}
+
+impl AuthRuntime {
+    /// Fetches IdP metadata and keys; `None` when auth is disabled.
+    pub async fn start(config: &Config) -> anyhow::Result<Option<Self>> {
+        let a = &config.auth;
+        if !a.enabled {
+            return Ok(None);
+        }
+        let resource = a.resource.clone().unwrap_or_default();
+        let (origin, path) = resource_parts(&resource, a.allow_insecure_http)
+            .map_err(|m| anyhow::anyhow!("auth.resource: {m}"))?;
+        let authenticator = Authenticator::start(a).await?;
+        let primary = authenticator
+            .providers()
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("auth.providers is empty"))?;
+        let prefix = primary.resolved.scope_prefix.clone();
+        let base_scopes = primary.advertised_scopes();
+        let tool_scopes: std::collections::HashMap<String, (Vec<String>, Vec<String>)> = a
+            .tool_scopes
+            .iter()
+            .map(|(tool, bare)| {
+                let advertised = bare.iter().map(|s| format!("{prefix}{s}")).collect();
+                (tool.clone(), (bare.clone(), advertised))
+            })
+            .collect();
+        let mut all_scopes = base_scopes.clone();
+        for (_, advertised) in tool_scopes.values() {
+            for s in advertised {
+                if !all_scopes.contains(s) {
+                    all_scopes.push(s.clone());
+                }
+            }
+        }
+        let discovery = primary.discovery.clone();
+        let authorization_server = match a.metadata {
+            MetadataMode::Shim => origin.clone(),
+            MetadataMode::Direct => discovery
+                .as_ref()
+                .and_then(|d| d.string("issuer"))
+                .or_else(|| primary.resolved.issuers.first().cloned())
+                .unwrap_or_default(),
+        };
+        if a.metadata == MetadataMode::Shim
+            && let Some(d) = &discovery
+            && d.document()
+                .get("authorization_response_iss_parameter_supported")
+                .and_then(serde_json::Value::as_bool)
+                == Some(true)
+        {
+            tracing::warn!(
+                "the identity provider adds `iss` to authorization responses (RFC 9207); clients that check it will reject the shim's issuer: consider auth.metadata = \"direct\""
+            );
+        }
+        let mut prm = json!({
+            "resource": resource,
+            "authorization_servers": [authorization_server],
+            "scopes_supported": all_scopes,
+            "bearer_methods_supported": ["header"],
+            "resource_name": a.resource_name,
+        });
+        if let Some(doc) = &a.resource_documentation {
+            prm["resource_documentation"] = json!(doc);
+        }
+        let prm_url = format!("{origin}{}", well_known::prm_path(&path));
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(a.http_timeout_secs))
+            .build()?;
+        let public_host = url::Url::parse(&resource)
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_owned(),
+                })
+            })
+            .unwrap_or_default();
+        let layer = Arc::new(auth::AuthLayer::new(
+            authenticator,
+            prm_url,
+            base_scopes,
+            tool_scopes,
+            config.server.max_request_bytes,
+            Duration::from_secs(config.server.session_idle_timeout_secs * 2),
+        ));
+        let well_known = Arc::new(well_known::WellKnown {
+            prm,
+            resource_path: path,
+            mode: a.metadata,
+            discovery,
+            origin: origin.clone(),
+            scopes: all_scopes,
+            compat_routes: a.compat_routes,
+            http,
+        });
+        Ok(Some(Self {
+            layer,
+            well_known,
+            public_host,
+            public_origin: origin,
+        }))
+    }
+}
 
 /// The path clients connect to.
 pub const MCP_PATH: &str = "/mcp";
+/// Time for the last responses to be written before sessions are closed.
+const RESPONSE_FLUSH: Duration = Duration::from_millis(250);
 /// How long `/readyz` waits for the backend.
 const READY_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Builds the full router. `sessions` ends SSE streams and sessions at shutdown.
-pub fn router(config: &Config, state: Arc<ServerState>, sessions: CancellationToken) -> Router {
+pub fn router(
+    config: &Config,
+    state: Arc<ServerState>,
+    sessions: CancellationToken,
+    auth: Option<&AuthRuntime>,
+) -> Router {
     let server = &config.server;
+    let mut hosts = server.allowed_hosts.clone();
+    let mut origins = server.allowed_origins.clone();
+    if let Some(a) = auth {
+        hosts.push(a.public_host.clone());
+        origins.push(a.public_origin.clone());
+    }
     let base = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(server.allowed_hosts.clone())
-        .with_allowed_origins(server.allowed_origins.clone())
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_max_request_body_bytes(server.max_request_bytes)
         .with_cancellation_token(sessions);
@@ -66,11 +197,19 @@ pub fn router(config: &Config, state: Arc<ServerState>, sessions: CancellationTo
         }
     };
 
-    Router::new()
+    let mut mcp = mcp.layer(middleware::from_fn(normalize_accept));
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(state)
-        .merge(mcp.layer(middleware::from_fn(normalize_accept)))
+        .with_state(state);
+    if let Some(a) = auth {
+        mcp = mcp.layer(middleware::from_fn_with_state(
+            Arc::clone(&a.layer),
+            auth::require_bearer,
+        ));
+        app = app.merge(well_known::routes(Arc::clone(&a.well_known)));
+    }
+    app.merge(mcp)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             server.request_timeout(),
@@ -152,14 +291,18 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn bind(config: &Config, state: Arc<ServerState>) -> std::io::Result<Self> {
+    pub async fn bind(
+        config: &Config,
+        state: Arc<ServerState>,
+        auth: Option<&AuthRuntime>,
+    ) -> std::io::Result<Self> {
         let addr: SocketAddr = config
             .server
             .bind_addr()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         let listener = TcpListener::bind(addr).await?;
         let sessions = CancellationToken::new();
-        let router = router(config, Arc::clone(&state), sessions.clone());
+        let router = router(config, Arc::clone(&state), sessions.clone(), auth);
         Ok(Self {
             listener,
             router,
@@ -203,6 +346,9 @@ impl Server {
             {
                 tracing::warn!("grace period over; abandoning running tool calls");
             }
+            // A finished call's response is still being written; closing
+            // sessions at once would turn it into an error.
+            tokio::time::sleep(RESPONSE_FLUSH).await;
             drain_sessions.cancel();
         });
         let serve = axum::serve(listener, router)

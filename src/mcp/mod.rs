@@ -4,6 +4,7 @@
 mod render;
 mod tools;
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -25,13 +26,19 @@ pub struct ServerState {
     backend: Arc<dyn Backend>,
     limits: QueryConfig,
     tools: Vec<Tool>,
+    /// Scopes (bare names) a caller needs to see and call a tool.
+    tool_scopes: HashMap<String, Vec<String>>,
     info: ServerConfig,
     /// In-flight tool calls, so shutdown can wait for them.
     in_flight: TaskTracker,
 }
 
 impl ServerState {
-    pub fn new(backend: Arc<dyn Backend>, limits: QueryConfig) -> Arc<Self> {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        limits: QueryConfig,
+        tool_scopes: HashMap<String, Vec<String>>,
+    ) -> Arc<Self> {
         let info = backend.info();
         let tools = tools::definitions(info, &limits);
         let server_info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -44,6 +51,7 @@ impl ServerState {
             backend,
             limits,
             tools,
+            tool_scopes,
             info: server_info,
             in_flight: TaskTracker::new(),
         })
@@ -55,6 +63,13 @@ impl ServerState {
 
     pub fn tools(&self) -> &[Tool] {
         &self.tools
+    }
+
+    /// Whether `principal` holds the scopes `tool` needs.
+    pub fn may_use(&self, principal: &Principal, tool: &str) -> bool {
+        self.tool_scopes
+            .get(tool)
+            .is_none_or(|needed| principal.has_scopes(needed))
     }
 
     /// Tool calls currently running.
@@ -118,9 +133,20 @@ impl ServerHandler for McpServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.state.tools.clone()))
+        if self.state.tool_scopes.is_empty() {
+            return Ok(ListToolsResult::with_all_items(self.state.tools.clone()));
+        }
+        let principal = principal_of(&context);
+        let visible = self
+            .state
+            .tools
+            .iter()
+            .filter(|t| self.state.may_use(&principal, &t.name))
+            .cloned()
+            .collect();
+        Ok(ListToolsResult::with_all_items(visible))
     }
 
     async fn call_tool(
@@ -137,9 +163,19 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
+        let principal = principal_of(&context);
+        if !self.state.may_use(&principal, tool.name()) {
+            // The HTTP layer answers 403 first; this guards other transports.
+            return Err(McpError::invalid_params(
+                format!(
+                    "unknown tool `{}`; call tools/list for the available tools",
+                    request.name
+                ),
+                None,
+            ));
+        }
         let _in_flight = self.state.in_flight.token();
         let started = Instant::now();
-        let principal = principal_of(&context);
         let ctx = CallContext::new(
             tool.name(),
             Arc::clone(&principal),

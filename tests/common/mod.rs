@@ -52,9 +52,21 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config) -> Self {
+        // `RUST_LOG=debug cargo test -- --nocapture` shows the server's logs.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let backend = adb_mcp::cli::open_backend(&config).expect("backend");
-        let state = ServerState::new(backend, config.query.clone());
-        let server = Server::bind(&config, Arc::clone(&state))
+        let state = ServerState::new(
+            backend,
+            config.query.clone(),
+            adb_mcp::cli::tool_scopes(&config),
+        );
+        let auth = adb_mcp::http::AuthRuntime::start(&config)
+            .await
+            .expect("auth runtime");
+        let server = Server::bind(&config, Arc::clone(&state), auth.as_ref())
             .await
             .expect("bind");
         let addr = server.local_addr().expect("addr");

@@ -14,7 +14,8 @@
 # when any check failed.
 #
 # Environment knobs: EXTERNAL_CLIENT_TIMEOUT (seconds per client call, default 120),
-# EXTERNAL_ONLY (space-separated subset of: http-stateless http-stateful stdio).
+# EXTERNAL_ONLY (space-separated subset of: http-stateless http-stateful stdio oauth),
+# EXTERNAL_OAUTH_REQUIRED=1 (fail, rather than skip, when the binary rejects [auth]).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,7 +32,7 @@ fi
 BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 
 CLIENT_TIMEOUT="${EXTERNAL_CLIENT_TIMEOUT:-120}"
-ONLY="${EXTERNAL_ONLY:-http-stateless http-stateful stdio}"
+ONLY="${EXTERNAL_ONLY:-http-stateless http-stateful stdio oauth}"
 READY_TIMEOUT=30   # seconds for a server to answer /healthz and /readyz
 STOP_TIMEOUT=10    # seconds a server gets to exit after SIGTERM
 
@@ -399,6 +400,251 @@ stdio_scenario() {
         -- "$BIN" stdio --data-dir "$data"
 }
 
+# ============================================================ OAuth (begin)
+# OAuth 2.1 resource-server scenarios; files in oauth/ (see oauth/README.md).
+# oauth/provider.mjs (npm oidc-provider) is the authorization server, adb-mcp runs
+# with an [auth] section in a --config file, and the clients are oauth/oauth_client.py
+# (the Python SDK's OAuthClientProvider does the whole flow against a pre-registered
+# client) and the Inspector CLI with a bearer token.  Three scenarios:
+#   oauth-direct       PRM names the provider; SDK with the confidential client (RS256
+#                      tokens) and the public client (ES256 tokens); Inspector with the
+#                      token, with none and with a garbage one.
+#   oauth-shim         PRM names our origin, which serves the provider's metadata under
+#                      our issuer; the provider omits the RFC 9207 `iss` response
+#                      parameter (like IdPs without RFC 9207), so a checking client can succeed.
+#   oauth-shim-rfc9207 shim in front of a provider that does send `iss`: the SDK must
+#                      refuse the authorization response (mix-up defence), which shows
+#                      that shim mode only works with IdPs without RFC 9207.
+# While the binary rejects the [auth] section (`unknown field`), the scenarios are
+# skipped with a SKIP line, counted neither way (EXTERNAL_OAUTH_REQUIRED=1: one failure each).
+OAUTH_DIR="$HERE/oauth"
+OAUTH_PROVIDER_PID=""
+OAUTH_UNSUPPORTED=""  # check-config's complaint once the binary has rejected [auth]
+OAUTH_ISSUER=""
+OAUTH_REDIRECT=""
+OAUTH_SECRET="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')"
+OAUTH_PASSWORD="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(12))')"
+
+oauth_stop_provider() {
+    [ -n "$OAUTH_PROVIDER_PID" ] || return 0
+    local pid="$OAUTH_PROVIDER_PID" waited=0
+    OAUTH_PROVIDER_PID=""
+    kill -TERM "$pid" 2>/dev/null
+    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 50 ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+trap 'oauth_stop_provider >/dev/null 2>&1; cleanup' EXIT
+
+# oauth_up LABEL METADATA PROVIDER-ARGS...: provider, config, check-config, server.
+# Returns 0 when both run (SERVER_PID, SERVER_URL, OAUTH_ISSUER set), 1 on a failure
+# (already counted), 2 when the binary does not support [auth] (skipped).
+oauth_up() {
+    local label="$1" metadata="$2" attempt mcp_port cb_port data cfg plog slog deadline prm out rc
+    shift 2
+    plog="$RESULTS/oauth-provider-$label.log"
+    slog="$RESULTS/server-$label.log"
+    for attempt in 1 2 3; do # a free port can be taken between probe and bind: retry
+        mcp_port="$(free_port)"
+        cb_port="$(free_port)"
+        OAUTH_PORT="$(free_port)"
+        OAUTH_ISSUER="http://127.0.0.1:$OAUTH_PORT"
+        OAUTH_REDIRECT="http://127.0.0.1:$cb_port/callback" # nothing listens: the client stops at the redirect
+        SERVER_BASE="http://127.0.0.1:$mcp_port"
+        SERVER_URL="$SERVER_BASE/mcp"
+        say "starting: provider.mjs on $OAUTH_ISSUER $* (resource $SERVER_URL)"
+        echo "---- run.sh attempt $attempt: provider.mjs --port $OAUTH_PORT $*" >>"$plog"
+        OAUTH_CLIENT_SECRET="$OAUTH_SECRET" OAUTH_USER_PASSWORD="$OAUTH_PASSWORD" "${PDEATHSIG[@]}" \
+            "$NODE22" "$OAUTH_DIR/provider.mjs" --port "$OAUTH_PORT" --resource "$SERVER_URL" \
+            --redirect-uri "$OAUTH_REDIRECT" "$@" >>"$plog" 2>&1 &
+        OAUTH_PROVIDER_PID=$!
+        deadline=$((SECONDS + READY_TIMEOUT))
+        while kill -0 "$OAUTH_PROVIDER_PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ] \
+            && [ "$(http_status "$OAUTH_ISSUER/.well-known/openid-configuration")" != 200 ]; do
+            sleep 0.2
+        done
+        if [ "$(http_status "$OAUTH_ISSUER/.well-known/openid-configuration")" != 200 ]; then
+            oauth_stop_provider
+            say "provider.mjs did not come up (attempt $attempt); last log lines:"
+            tail -n 10 "$plog" | sed 's/^/    /'
+            continue
+        fi
+
+        data="$(mktemp -d "$WORK/data-$label.XXXXXX")"
+        cfg="$data/adb-mcp-oauth.toml"
+        cat >"$cfg" <<TOML
+[server]
+bind = "127.0.0.1:$mcp_port"
+
+[auth]
+enabled = true
+resource = "$SERVER_URL"
+metadata = "$metadata"
+allow_insecure_http = true
+
+[[auth.providers]]
+profile = "generic"
+discovery_url = "$OAUTH_ISSUER/.well-known/openid-configuration"
+audiences = ["$SERVER_URL"]
+scopes = ["mcp.tools"]
+TOML
+        cp "$cfg" "$RESULTS/$label.toml"
+        if [ "$attempt" = 1 ]; then
+            out="$RESULTS/check-config-$label.log"
+            (cd "$data" && bounded "$BIN" check-config --config "$cfg" --data-dir "$data") >"$out" 2>&1
+            rc=$?
+            if [ "$rc" -ne 0 ] && grep -q 'unknown field' "$out" && grep -q 'auth' "$out"; then
+                OAUTH_UNSUPPORTED="$(grep -m1 'unknown field' "$out")"
+                oauth_stop_provider
+                return 2
+            fi
+            if [ "$rc" -ne 0 ]; then
+                fail "$label adb-mcp check-config accepts the [auth] config" "exit $rc; log: $out"
+                tail -n 15 "$out" | sed 's/^/    /'
+                oauth_stop_provider
+                return 1
+            fi
+            pass "$label adb-mcp check-config accepts the [auth] config"
+        fi
+
+        say "starting: $BIN serve --config $cfg --data-dir $data"
+        echo "---- run.sh attempt $attempt: serve --config $cfg (metadata=$metadata)" >>"$slog"
+        (cd "$data" && exec "${PDEATHSIG[@]}" "$BIN" serve --config "$cfg" --data-dir "$data") >>"$slog" 2>&1 &
+        SERVER_PID=$!
+        # Ready: the protected resource metadata answers (the server has the provider's
+        # discovery document and JWKS by then) and /readyz is up (200, or 401 if protected).
+        prm="$SERVER_BASE/.well-known/oauth-protected-resource/mcp"
+        deadline=$((SECONDS + READY_TIMEOUT))
+        while kill -0 "$SERVER_PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+            if [ "$(http_status "$prm")" = 200 ] && [[ "$(http_status "$SERVER_BASE/readyz")" =~ ^(200|401)$ ]]; then
+                pass "$label server starts with [auth] and serves its protected resource metadata"
+                say "server ready at $SERVER_URL, provider $OAUTH_ISSUER"
+                return 0
+            fi
+            sleep 0.2
+        done
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            stop_server
+            oauth_stop_provider
+            fail "$label server starts with [auth] and serves its protected resource metadata" \
+                "no PRM 200 / readyz within ${READY_TIMEOUT}s; log: $slog"
+            return 1
+        fi
+        wait "$SERVER_PID" 2>/dev/null
+        SERVER_PID=""
+        oauth_stop_provider
+        say "server exited before it was ready (attempt $attempt); last log lines:"
+        sed -n '/^---- run.sh attempt '"$attempt"':/,$p' "$slog" | tail -n 20 | sed 's/^/    /'
+    done
+    fail "$label server starts with [auth] and serves its protected resource metadata" "3 attempts; logs: $plog $slog"
+    return 1
+}
+
+oauth_down() { # oauth_down LABEL
+    local label="$1"
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        if stop_server; then
+            pass "$label server exits within ${STOP_TIMEOUT}s of SIGTERM"
+        else
+            fail "$label server exits within ${STOP_TIMEOUT}s of SIGTERM" "had to SIGKILL it"
+        fi
+    else
+        SERVER_PID=""
+        fail "$label server still running after the clients" "it died; log: $RESULTS/server-$label.log"
+    fi
+    oauth_stop_provider
+}
+
+oauth_python() { # oauth_python LABEL TAG METADATA ARGS...
+    local label="$1" tag="$2" metadata="$3" report logf rc
+    shift 3
+    report="$RESULTS/oauth-python-$label-$tag.json"
+    logf="$RESULTS/oauth-python-$label-$tag.log"
+    bounded "$PY" "$OAUTH_DIR/oauth_client.py" --url "$SERVER_URL" --issuer "$OAUTH_ISSUER" \
+        --metadata "$metadata" --redirect-uri "$OAUTH_REDIRECT" --client-secret "$OAUTH_SECRET" \
+        --password "$OAUTH_PASSWORD" --report "$report" --timeout $((CLIENT_TIMEOUT - 10)) "$@" >"$logf" 2>&1
+    rc=$?
+    python_report "python-sdk[$label $tag]" "$report" "$rc" "$logf"
+}
+
+oauth_inspector_refused() { # NAME TAG INSPECTOR-ARGS...: must exit 3 (auth_required)
+    local name="$1" out="$RESULTS/inspector-oauth-$2.json" rc
+    shift 2
+    inspector "$out" --transport http --server-url "$SERVER_URL" --stored-auth-only "$@" --method tools/list
+    rc=$?
+    if [ "$rc" -eq 3 ] && grep -q '"auth_required"' "$out.stderr"; then
+        pass "$name"
+    else
+        fail "$name" "exit $rc, expected 3 with auth_required; output: $out(.stderr)"
+        tail -c 1500 "$out.stderr" | sed 's/^/    /'
+    fi
+}
+
+oauth_unsupported() { # a SKIP line, or a failure with EXTERNAL_OAUTH_REQUIRED=1
+    if [ "${EXTERNAL_OAUTH_REQUIRED:-0}" = 1 ]; then
+        fail "$1 adb-mcp check-config accepts the [auth] config" "$OAUTH_UNSUPPORTED"
+    else
+        echo "SKIP  $1 -- $BIN does not support [auth] yet (EXTERNAL_OAUTH_REQUIRED=1 fails instead): $OAUTH_UNSUPPORTED"
+    fi
+}
+
+oauth_scenario() { # oauth_scenario LABEL
+    local label="$1" rc token tokfile
+    echo
+    echo "==== $label: adb-mcp serve --config (with [auth]) + oauth/provider.mjs ===="
+    if [ -n "$OAUTH_UNSUPPORTED" ]; then
+        oauth_unsupported "$label"
+        return
+    fi
+    case "$label" in
+        oauth-direct) oauth_up "$label" direct --public-client-jwt-alg ES256 ;;
+        oauth-shim) oauth_up "$label" shim --no-iss-parameter ;;
+        oauth-shim-rfc9207) oauth_up "$label" shim ;;
+    esac
+    rc=$?
+    if [ "$rc" -eq 2 ]; then
+        oauth_unsupported "$label"
+        return
+    fi
+    [ "$rc" -eq 0 ] || return
+
+    case "$label" in
+        oauth-direct)
+            tokfile="$WORK/oauth-direct.token"
+            oauth_python "$label" confidential direct --client confidential --token-out "$tokfile"
+            oauth_python "$label" public direct --client public --jwt-alg ES256 --sdk-only
+            token="$(cat "$tokfile" 2>/dev/null)"
+            if [ -n "$token" ]; then
+                local http=(--transport http --server-url "$SERVER_URL" --stored-auth-only
+                    --header "Authorization: Bearer $token")
+                inspector_check "inspector[$label] tools/list with the SDK's bearer token" "oauth-tools-list" 0 \
+                    "$TOOLS_EXPR" "${http[@]}" --method tools/list
+                inspector_check "inspector[$label] tools/call run_query count(*) employees -> 107" "oauth-count" 0 \
+                    "$COUNT_EXPR" "${http[@]}" --method tools/call --tool-name run_query \
+                    --tool-arg "sql=SELECT count(*) AS n FROM employees"
+            else
+                fail "inspector[$label] tools/list with the SDK's bearer token" "oauth_client.py wrote no token"
+            fi
+            oauth_inspector_refused "inspector[$label] tools/list without a token -> exit 3 (auth required)" \
+                "no-token"
+            oauth_inspector_refused "inspector[$label] tools/list with a garbage token -> exit 3" "garbage-token" \
+                --header "Authorization: Bearer not-a-real-token"
+            ;;
+        oauth-shim)
+            oauth_python "$label" confidential shim --client confidential
+            ;;
+        oauth-shim-rfc9207)
+            oauth_python "$label" confidential shim --client confidential --expect-iss-mismatch
+            ;;
+    esac
+    oauth_down "$label"
+}
+# ============================================================== OAuth (end)
+
 say "binary under test: $BIN"
 say "clients: inspector $("$NODE22" -p 'require(process.argv[1]).version' "$HERE/node_modules/@modelcontextprotocol/inspector/package.json"), conformance $("$NODE22" -p 'require(process.argv[1]).version' "$HERE/node_modules/@modelcontextprotocol/conformance/package.json"), python mcp $("$PY" -c 'import importlib.metadata as m; print(m.version("mcp"))'), node $("$NODE22" --version)"
 
@@ -407,7 +653,8 @@ for part in $ONLY; do
         http-stateless) http_scenario stateless ;;
         http-stateful) http_scenario stateful ;;
         stdio) stdio_scenario ;;
-        *) fail "EXTERNAL_ONLY entry '$part' is known" "use http-stateless, http-stateful or stdio" ;;
+        oauth) for sc in oauth-direct oauth-shim oauth-shim-rfc9207; do oauth_scenario "$sc"; done ;; # OAuth block
+        *) fail "EXTERNAL_ONLY entry '$part' is known" "use http-stateless, http-stateful, stdio or oauth" ;;
     esac
 done
 

@@ -1,0 +1,316 @@
+//! Bearer-token middleware in front of `/mcp`: every request, including
+//! `initialize` and requests inside a session, carries a valid token or is
+//! refused with the RFC 6750 / RFC 9728 challenge clients need to log in.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::{AuthError, Authenticator, Principal};
+
+/// What the middleware needs besides the validator.
+pub struct AuthLayer {
+    pub authenticator: Arc<Authenticator>,
+    /// Absolute URL of our protected-resource metadata.
+    pub prm_url: String,
+    /// Scopes every request needs, as clients request them (prefixed).
+    pub base_scopes: Vec<String>,
+    /// Extra scopes per tool: (bare names for checking, prefixed for the challenge).
+    pub tool_scopes: HashMap<String, (Vec<String>, Vec<String>)>,
+    pub max_body: usize,
+    sessions: Mutex<HashMap<String, SessionOwner>>,
+    session_ttl: Duration,
+}
+
+struct SessionOwner {
+    subject: String,
+    issuer: String,
+    last_seen: Instant,
+}
+
+impl AuthLayer {
+    pub fn new(
+        authenticator: Arc<Authenticator>,
+        prm_url: String,
+        base_scopes: Vec<String>,
+        tool_scopes: HashMap<String, (Vec<String>, Vec<String>)>,
+        max_body: usize,
+        session_ttl: Duration,
+    ) -> Self {
+        Self {
+            authenticator,
+            prm_url,
+            base_scopes,
+            tool_scopes,
+            max_body,
+            sessions: Mutex::new(HashMap::new()),
+            session_ttl,
+        }
+    }
+
+    fn quote(s: &str) -> String {
+        s.replace('\\', "\\\\").replace('"', "\\\"")
+    }
+
+    /// Builds the `WWW-Authenticate` challenge for a refusal.
+    fn challenge(&self, error: Option<(&str, &str)>, scopes: &[String]) -> String {
+        let mut out = String::from("Bearer ");
+        if let Some((code, description)) = error {
+            out.push_str(&format!(
+                "error=\"{code}\", error_description=\"{}\", ",
+                Self::quote(description)
+            ));
+        }
+        out.push_str(&format!(
+            "resource_metadata=\"{}\"",
+            Self::quote(&self.prm_url)
+        ));
+        if !scopes.is_empty() {
+            out.push_str(&format!(", scope=\"{}\"", Self::quote(&scopes.join(" "))));
+        }
+        out
+    }
+
+    fn refuse(&self, err: &AuthError, scopes: &[String]) -> Response {
+        let (status, error) = match err {
+            AuthError::Missing => (StatusCode::UNAUTHORIZED, None),
+            AuthError::InvalidRequest { description } => (
+                StatusCode::UNAUTHORIZED,
+                Some(("invalid_request", *description)),
+            ),
+            AuthError::InvalidToken { description, .. } => (
+                StatusCode::UNAUTHORIZED,
+                Some(("invalid_token", *description)),
+            ),
+            AuthError::InsufficientScope { .. } => (
+                StatusCode::FORBIDDEN,
+                Some((
+                    "insufficient_scope",
+                    "the token lacks a scope this request needs",
+                )),
+            ),
+        };
+        tracing::info!(
+            reason = err.reason(),
+            status = status.as_u16(),
+            "request refused by auth"
+        );
+        let challenge = self.challenge(error, scopes);
+        let body = json!({
+            "error": error.map_or("unauthorized", |e| e.0),
+            "error_description": error.map_or("a bearer token is required", |e| e.1),
+        });
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        response
+    }
+
+    fn prefixed(&self, bare: &[String]) -> Vec<String> {
+        // Base scopes are already prefixed; map bare tool scopes via the table.
+        let mut out = self.base_scopes.clone();
+        for (names, advertised) in self.tool_scopes.values() {
+            for (n, a) in names.iter().zip(advertised) {
+                if bare.contains(n) && !out.contains(a) {
+                    out.push(a.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn session_check(&self, session: &str, p: &Principal) -> Result<(), ()> {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return Err(());
+        };
+        match sessions.get_mut(session) {
+            Some(owner) if owner.subject == p.subject && owner.issuer == p.issuer => {
+                owner.last_seen = Instant::now();
+                Ok(())
+            }
+            Some(_) => Err(()),
+            // Unknown to us: rmcp answers 404 itself if the session is unknown to it too.
+            None => Ok(()),
+        }
+    }
+
+    fn session_bind(&self, session: &str, p: &Principal) {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return;
+        };
+        let ttl = self.session_ttl;
+        if sessions.len() > 10_000 {
+            sessions.retain(|_, o| o.last_seen.elapsed() < ttl);
+        }
+        sessions.insert(
+            session.to_owned(),
+            SessionOwner {
+                subject: p.subject.clone(),
+                issuer: p.issuer.clone(),
+                last_seen: Instant::now(),
+            },
+        );
+    }
+
+    fn session_end(&self, session: &str) {
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.remove(session);
+        }
+    }
+}
+
+/// Which tool a `tools/call` body names, if any.
+fn called_tool(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        method: Option<String>,
+        params: Option<Params>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Params {
+        name: Option<String>,
+    }
+    let probe: Probe = serde_json::from_slice(body).ok()?;
+    if probe.method.as_deref() != Some("tools/call") {
+        return None;
+    }
+    probe.params?.name
+}
+
+fn bearer(req: &Request) -> Result<&str, AuthError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Err(AuthError::Missing);
+    };
+    let value = value.to_str().map_err(|_| AuthError::InvalidRequest {
+        description: "the Authorization header is not valid text",
+    })?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::InvalidRequest {
+        description: "the Authorization header must be `Bearer <token>`",
+    })?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::InvalidRequest {
+            description: "the Authorization header must use the Bearer scheme",
+        });
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthError::InvalidRequest {
+            description: "the bearer token is empty",
+        });
+    }
+    Ok(token)
+}
+
+fn has_query_token(req: &Request) -> bool {
+    req.uri().query().is_some_and(|q| {
+        q.split('&').any(|kv| {
+            kv.split('=')
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("access_token"))
+        })
+    })
+}
+
+pub async fn require_bearer(
+    State(layer): State<Arc<AuthLayer>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if has_query_token(&req) {
+        return layer.refuse(
+            &AuthError::InvalidRequest {
+                description: "access tokens in the query string are not accepted; use the Authorization header",
+            },
+            &layer.base_scopes,
+        );
+    }
+    let token = match bearer(&req) {
+        Ok(t) => t.to_owned(),
+        Err(e) => return layer.refuse(&e, &layer.base_scopes),
+    };
+    let principal = match layer.authenticator.authenticate(&token).await {
+        Ok(p) => p,
+        Err(e @ AuthError::InsufficientScope { .. }) => {
+            return layer.refuse(&e, &layer.base_scopes);
+        }
+        Err(e) => return layer.refuse(&e, &layer.base_scopes),
+    };
+
+    let session = req
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(id) = &session
+        && layer.session_check(id, &principal).is_err()
+    {
+        tracing::warn!(subject = %principal.subject, "refused reuse of another subject's session");
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "session not found"})),
+        )
+            .into_response();
+    }
+
+    let (mut parts, body) = req.into_parts();
+    let body = if layer.tool_scopes.is_empty() || parts.method != axum::http::Method::POST {
+        body
+    } else {
+        let bytes: Bytes = match axum::body::to_bytes(body, layer.max_body).await {
+            Ok(b) => b,
+            Err(_) => {
+                return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+            }
+        };
+        if let Some(tool) = called_tool(&bytes)
+            && let Some((needed, _)) = layer.tool_scopes.get(&tool)
+            && !principal.has_scopes(needed)
+        {
+            let err = AuthError::InsufficientScope {
+                needed: needed.clone(),
+            };
+            return layer.refuse(&err, &layer.prefixed(needed));
+        }
+        Body::from(bytes)
+    };
+    let is_delete = parts.method == axum::http::Method::DELETE;
+    parts.extensions.insert(Arc::clone(&principal));
+    let response = next.run(Request::from_parts(parts, body)).await;
+
+    if let Some(id) = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        layer.session_bind(id, &principal);
+    }
+    if is_delete
+        && response.status().is_success()
+        && let Some(id) = &session
+    {
+        layer.session_end(id);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_name_is_read_only_from_tools_call() {
+        let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_query","arguments":{}}}"#;
+        assert_eq!(called_tool(call).as_deref(), Some("run_query"));
+        let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+        assert_eq!(called_tool(list), None);
+        assert_eq!(called_tool(b"not json"), None);
+    }
+}
