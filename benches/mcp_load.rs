@@ -48,6 +48,8 @@ const MAX_SEQ_ERRORS: u64 = 10;
 /// Above this many cores used by other processes during a load window the
 /// run is flagged as noisy.
 const NOISY_OTHER_CORES: f64 = 0.2;
+/// With `--wait-quiet`, how many times a disturbed load window may be run.
+const MAX_LOAD_ATTEMPTS: u32 = 4;
 
 /// Reference targets (2-core machine, this workload).
 const TARGET_CALLS_PER_SEC: f64 = 10_000.0;
@@ -69,7 +71,9 @@ Options:
   --seq-warmup N        untimed sequential calls before those    [default: 200, quick: 50]
   --startup-runs N      timed server starts                      [default: 5, quick: 3]
   --wait-quiet S        before start-up and each load phase, wait up to S seconds until
-                        other processes use < 0.2 cores (shared machines)  [default: 0]
+                        other processes use < 0.2 cores (shared machines), and run a
+                        disturbed load window again (up to 4 times, keeping the least
+                        disturbed one)                                  [default: 0]
   --db PATH             serve this SQLite file (server flag --db) instead of the demo database;
                         it must have the demo `orders` table
   -h, --help            this text
@@ -1036,6 +1040,7 @@ struct LevelRun {
     rss_after_mib: f64,
     hwm_mib: f64,
     log_bytes_per_call: f64,
+    load_attempts: u32,
 }
 
 fn run_level(
@@ -1053,6 +1058,7 @@ fn run_level(
     let idle_threads = threads(pid).unwrap_or(0);
     println!("  [{label}] pid {pid}, idle RSS {idle_rss_mib:.1} MiB ({idle_threads} threads)");
 
+    settle(opts, Some(pid), ticks);
     let seq = rt
         .block_on(rt.spawn(sequential(url.clone(), opts.seq_warmup, opts.seq_calls)))
         .map_err(|e| format!("the sequential phase failed: {e}"))??;
@@ -1064,10 +1070,35 @@ fn run_level(
         seq.errors.total()
     );
 
-    settle(opts, Some(pid), ticks);
-    let log_before = server.log_bytes();
-    let load = load(rt, &url, pid, opts, ticks)?;
-    let log_after = server.log_bytes();
+    // With --wait-quiet, a window disturbed by other processes is run again
+    // (a bounded number of times); the least disturbed one is kept. Failed
+    // calls are never retried away.
+    let mut attempts = 0;
+    let mut kept: Option<(LoadResult, u64)> = None;
+    while attempts < MAX_LOAD_ATTEMPTS {
+        attempts += 1;
+        settle(opts, Some(pid), ticks);
+        let log_before = server.log_bytes();
+        let run = load(rt, &url, pid, opts, ticks)?;
+        let log_delta = server.log_bytes().saturating_sub(log_before);
+        let noise = run.cores(run.other_cpu_s);
+        let failed = run.errors.total() > 0;
+        let better = kept
+            .as_ref()
+            .is_none_or(|(k, _)| failed || run.other_cpu_s < k.other_cpu_s);
+        if better {
+            kept = Some((run, log_delta));
+        }
+        if opts.wait_quiet.is_zero() || failed || noise <= NOISY_OTHER_CORES {
+            break;
+        }
+        if attempts < MAX_LOAD_ATTEMPTS {
+            println!(
+                "  [{label}] load window disturbed (others used {noise:.2} cores); running it again"
+            );
+        }
+    }
+    let (load, log_delta) = kept.ok_or("no load window was run")?;
     let rss_after_mib = rss_mib(pid).unwrap_or(f64::NAN);
     let hwm_mib = hwm_mib(pid).unwrap_or(f64::NAN);
     println!(
@@ -1079,7 +1110,7 @@ fn run_level(
     let log_bytes_per_call = if load.total_calls == 0 {
         0.0
     } else {
-        log_after.saturating_sub(log_before) as f64 / load.total_calls as f64
+        log_delta as f64 / load.total_calls as f64
     };
     drop(server);
     Ok(LevelRun {
@@ -1091,6 +1122,7 @@ fn run_level(
         rss_after_mib,
         hwm_mib,
         log_bytes_per_call,
+        load_attempts: attempts,
     })
 }
 
@@ -1428,6 +1460,7 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
             "rss_after_load_mib": round(r.rss_after_mib, 2),
             "peak_rss_mib": round(r.hwm_mib, 2),
             "log_bytes_per_call": round(r.log_bytes_per_call, 1),
+            "load_attempts": r.load_attempts,
         })
     };
     let report = json!({

@@ -16,8 +16,8 @@ cargo clippy --all-targets --locked -- -D warnings
 step "cargo test (unit and integration tests)"
 cargo test --locked
 
-step "cargo build --release"
-cargo build --release --locked
-
-step "external MCP clients (Inspector CLI, conformance suite, Python SDK)"
-bash tests/external/run.sh "$PWD/target/release/adb-mcp"
+# The external clients test behaviour, not speed: they use the debug binary
+# `cargo test` just built (a fat-LTO release build takes minutes).
+step "external MCP clients (Inspector CLI, conformance suite, Python SDK, OAuth)"
+cargo build --locked --bin adb-mcp
+EXTERNAL_OAUTH_REQUIRED=1 bash tests/external/run.sh "$PWD/target/debug/adb-mcp"

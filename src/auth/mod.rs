@@ -287,7 +287,7 @@ impl Authenticator {
         let provider = self
             .providers
             .iter()
-            .find(|p| p.resolved.issuers.iter().any(|i| *i == issuer))
+            .find(|p| p.resolved.issuers.contains(&issuer))
             .ok_or_else(|| {
                 AuthError::invalid("untrusted_issuer", "the token issuer is not trusted")
             })?;

@@ -219,29 +219,33 @@ fn has_query_token(req: &Request) -> bool {
     })
 }
 
+/// Reads and discards the request body (bounded) so the connection stays
+/// reusable after a refusal; an unread body makes the server close it.
+async fn drain(req: Request, limit: usize) {
+    let _ = axum::body::to_bytes(req.into_body(), limit).await;
+}
+
 pub async fn require_bearer(
     State(layer): State<Arc<AuthLayer>>,
     req: Request,
     next: Next,
 ) -> Response {
-    if has_query_token(&req) {
-        return layer.refuse(
-            &AuthError::InvalidRequest {
-                description: "access tokens in the query string are not accepted; use the Authorization header",
-            },
-            &layer.base_scopes,
-        );
-    }
-    let token = match bearer(&req) {
-        Ok(t) => t.to_owned(),
-        Err(e) => return layer.refuse(&e, &layer.base_scopes),
+    let checked = if has_query_token(&req) {
+        Err(AuthError::InvalidRequest {
+            description: "access tokens in the query string are not accepted; use the Authorization header",
+        })
+    } else {
+        match bearer(&req).map(str::to_owned) {
+            Ok(token) => layer.authenticator.authenticate(&token).await,
+            Err(e) => Err(e),
+        }
     };
-    let principal = match layer.authenticator.authenticate(&token).await {
+    let principal = match checked {
         Ok(p) => p,
-        Err(e @ AuthError::InsufficientScope { .. }) => {
+        Err(e) => {
+            drain(req, layer.max_body).await;
             return layer.refuse(&e, &layer.base_scopes);
         }
-        Err(e) => return layer.refuse(&e, &layer.base_scopes),
     };
 
     let session = req
@@ -253,6 +257,7 @@ pub async fn require_bearer(
         && layer.session_check(id, &principal).is_err()
     {
         tracing::warn!(subject = %principal.subject, "refused reuse of another subject's session");
+        drain(req, layer.max_body).await;
         return (
             StatusCode::NOT_FOUND,
             axum::Json(json!({"error": "session not found"})),

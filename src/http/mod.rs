@@ -197,13 +197,15 @@ pub fn router(
         }
     };
 
-    let mut mcp = mcp.layer(middleware::from_fn(normalize_accept));
+    // route_layer, not layer: unmatched paths must get a plain 404, not a
+    // bearer challenge (clients probe well-known URLs that may not exist).
+    let mut mcp = mcp.route_layer(middleware::from_fn(normalize_accept));
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state);
     if let Some(a) = auth {
-        mcp = mcp.layer(middleware::from_fn_with_state(
+        mcp = mcp.route_layer(middleware::from_fn_with_state(
             Arc::clone(&a.layer),
             auth::require_bearer,
         ));
