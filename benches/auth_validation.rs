@@ -33,15 +33,53 @@ fn make_keys(dir: &Path, name: &str, ec: bool) -> (Vec<u8>, std::path::PathBuf) 
     let public = dir.join(format!("{name}.pem"));
     let p = private.to_str().expect("utf8");
     if ec {
-        openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p]);
+        openssl(&[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            p,
+        ]);
         // jsonwebtoken signs with PKCS#8 EC keys.
         let pk8 = dir.join(format!("{name}.pk8.pem"));
-        openssl(&["pkcs8", "-topk8", "-nocrypt", "-in", p, "-out", pk8.to_str().expect("utf8")]);
-        openssl(&["ec", "-in", p, "-pubout", "-out", public.to_str().expect("utf8")]);
+        openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            p,
+            "-out",
+            pk8.to_str().expect("utf8"),
+        ]);
+        openssl(&[
+            "ec",
+            "-in",
+            p,
+            "-pubout",
+            "-out",
+            public.to_str().expect("utf8"),
+        ]);
         (std::fs::read(pk8).expect("read key"), public)
     } else {
-        openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", p]);
-        openssl(&["pkey", "-in", p, "-pubout", "-out", public.to_str().expect("utf8")]);
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            p,
+        ]);
+        openssl(&[
+            "pkey",
+            "-in",
+            p,
+            "-pubout",
+            "-out",
+            public.to_str().expect("utf8"),
+        ]);
         (std::fs::read(private).expect("read key"), public)
     }
 }
@@ -107,7 +145,12 @@ fn main() {
 
     println!("token validation, {n} iterations each (single thread)");
     for (label, key, alg, kid) in [
-        ("RS256 first sighting (verify)", &rsa, Algorithm::RS256, "rsa"),
+        (
+            "RS256 first sighting (verify)",
+            &rsa,
+            Algorithm::RS256,
+            "rsa",
+        ),
         ("ES256 first sighting (verify)", &ec, Algorithm::ES256, "ec"),
     ] {
         let tokens: Vec<String> = (0..n).map(|i| token(key, alg, kid, i)).collect();

@@ -48,8 +48,8 @@ const MAX_SEQ_ERRORS: u64 = 10;
 /// Above this many cores used by other processes during a load window the
 /// run is flagged as noisy.
 const NOISY_OTHER_CORES: f64 = 0.2;
-/// With `--wait-quiet`, how many times a disturbed load window may be run.
-const MAX_LOAD_ATTEMPTS: u32 = 4;
+/// With `--wait-quiet`, how many times a disturbed phase may be run.
+const MAX_ATTEMPTS: u32 = 4;
 
 /// Reference targets (2-core machine, this workload).
 const TARGET_CALLS_PER_SEC: f64 = 10_000.0;
@@ -556,31 +556,108 @@ fn machine_busy_ticks() -> Option<u64> {
     Some(total - v.get(3)? - v.get(4)?)
 }
 
+/// utime + stime + cutime + cstime of this process: its own CPU and that of
+/// the children it has waited for (the servers of finished phases).
+fn own_ticks_with_children() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace()
+        .skip(11) // fields 14..=17
+        .take(4)
+        .map(|f| f.parse::<u64>().ok())
+        .sum()
+}
+
+/// Measures how much CPU everything other than this benchmark (and the
+/// server, if given) uses from `start` on.
+struct Noise {
+    server_pid: Option<String>,
+    at: Instant,
+    machine: Option<u64>,
+    own: Option<u64>,
+}
+
+impl Noise {
+    fn start(server_pid: Option<u32>) -> Self {
+        let server_pid = server_pid.map(|p| p.to_string());
+        let own = Self::own(server_pid.as_deref());
+        Self {
+            at: Instant::now(),
+            machine: machine_busy_ticks(),
+            own,
+            server_pid,
+        }
+    }
+
+    fn own(server_pid: Option<&str>) -> Option<u64> {
+        Some(own_ticks_with_children()? + server_pid.map_or(Some(0), cpu_ticks)?)
+    }
+
+    /// Cores used by others since `start` (NaN if /proc is unreadable).
+    fn cores(&self, ticks: f64) -> f64 {
+        let (Some(m0), Some(o0), Some(m1), Some(o1)) = (
+            self.machine,
+            self.own,
+            machine_busy_ticks(),
+            Self::own(self.server_pid.as_deref()),
+        ) else {
+            return f64::NAN;
+        };
+        let other = (m1.saturating_sub(m0) as f64 - o1.saturating_sub(o0) as f64).max(0.0);
+        other / ticks / self.at.elapsed().as_secs_f64()
+    }
+}
+
 /// Waits, at most `max`, until processes other than this one (and the
 /// server, if given) use less than [`NOISY_OTHER_CORES`], measured over
 /// half-second windows. Returns the last measurement (cores).
 fn wait_quiet(max: Duration, server_pid: Option<u32>, ticks: f64) -> f64 {
     let deadline = Instant::now() + max;
-    let sample = || {
-        let mine =
-            cpu_ticks("self")? + server_pid.map_or(Some(0), |p| cpu_ticks(&p.to_string()))?;
-        Some((machine_busy_ticks()?, mine))
-    };
-    let window = Duration::from_millis(500);
     loop {
-        let (Some((m0, o0)), t0) = (sample(), Instant::now()) else {
-            return f64::NAN;
-        };
-        std::thread::sleep(window);
-        let Some((m1, o1)) = sample() else {
-            return f64::NAN;
-        };
-        let other = (m1.saturating_sub(m0) as f64 - o1.saturating_sub(o0) as f64).max(0.0) / ticks;
-        let cores = other / t0.elapsed().as_secs_f64();
-        if cores < NOISY_OTHER_CORES || Instant::now() >= deadline {
+        let noise = Noise::start(server_pid);
+        std::thread::sleep(Duration::from_millis(500));
+        let cores = noise.cores(ticks);
+        if cores.is_nan() || cores < NOISY_OTHER_CORES || Instant::now() >= deadline {
             return cores;
         }
     }
+}
+
+/// Runs `measure` once, or — with `--wait-quiet` — again while other
+/// processes disturbed it (up to [`MAX_ATTEMPTS`] runs), keeping the least
+/// disturbed run. A failed run (`failed`) is kept and ends the retries, so
+/// failures are never retried away. Returns the run, the cores others used
+/// during it, and the number of runs.
+fn least_disturbed<T>(
+    opts: &Options,
+    ticks: f64,
+    server_pid: Option<u32>,
+    what: &str,
+    mut measure: impl FnMut() -> Result<T, String>,
+    failed: impl Fn(&T) -> bool,
+) -> Result<(T, f64, u32), String> {
+    let mut kept: Option<(T, f64)> = None;
+    let mut attempts = 0;
+    while attempts < MAX_ATTEMPTS {
+        attempts += 1;
+        settle(opts, server_pid, ticks);
+        let noise = Noise::start(server_pid);
+        let run = measure()?;
+        let cores = noise.cores(ticks);
+        let run_failed = failed(&run);
+        let better = kept.as_ref().is_none_or(|(_, k)| run_failed || cores < *k);
+        if better {
+            kept = Some((run, cores));
+        }
+        if opts.wait_quiet.is_zero() || run_failed || cores.is_nan() || cores <= NOISY_OTHER_CORES {
+            break;
+        }
+        if attempts < MAX_ATTEMPTS {
+            println!("  {what} disturbed (others used {cores:.2} cores); running it again");
+        }
+    }
+    let (run, cores) = kept.ok_or_else(|| format!("{what}: nothing was run"))?;
+    Ok((run, cores, attempts))
 }
 
 /// Runs [`wait_quiet`] if asked to and says how it went.
@@ -1041,6 +1118,9 @@ struct LevelRun {
     hwm_mib: f64,
     log_bytes_per_call: f64,
     load_attempts: u32,
+    seq_attempts: u32,
+    /// Cores used by other processes during the kept sequential run.
+    seq_noise: f64,
 }
 
 fn run_level(
@@ -1058,10 +1138,17 @@ fn run_level(
     let idle_threads = threads(pid).unwrap_or(0);
     println!("  [{label}] pid {pid}, idle RSS {idle_rss_mib:.1} MiB ({idle_threads} threads)");
 
-    settle(opts, Some(pid), ticks);
-    let seq = rt
-        .block_on(rt.spawn(sequential(url.clone(), opts.seq_warmup, opts.seq_calls)))
-        .map_err(|e| format!("the sequential phase failed: {e}"))??;
+    let (seq, seq_noise, seq_attempts) = least_disturbed(
+        opts,
+        ticks,
+        Some(pid),
+        &format!("[{label}] sequential phase"),
+        || {
+            rt.block_on(rt.spawn(sequential(url.clone(), opts.seq_warmup, opts.seq_calls)))
+                .map_err(|e| format!("the sequential phase failed: {e}"))?
+        },
+        |r: &SeqResult| r.errors.total() > 0,
+    )?;
     println!(
         "  [{label}] sequential: {} calls, p50 {:.0} µs, p99 {:.0} µs, errors {}",
         seq.lat.0.len(),
@@ -1070,35 +1157,18 @@ fn run_level(
         seq.errors.total()
     );
 
-    // With --wait-quiet, a window disturbed by other processes is run again
-    // (a bounded number of times); the least disturbed one is kept. Failed
-    // calls are never retried away.
-    let mut attempts = 0;
-    let mut kept: Option<(LoadResult, u64)> = None;
-    while attempts < MAX_LOAD_ATTEMPTS {
-        attempts += 1;
-        settle(opts, Some(pid), ticks);
-        let log_before = server.log_bytes();
-        let run = load(rt, &url, pid, opts, ticks)?;
-        let log_delta = server.log_bytes().saturating_sub(log_before);
-        let noise = run.cores(run.other_cpu_s);
-        let failed = run.errors.total() > 0;
-        let better = kept
-            .as_ref()
-            .is_none_or(|(k, _)| failed || run.other_cpu_s < k.other_cpu_s);
-        if better {
-            kept = Some((run, log_delta));
-        }
-        if opts.wait_quiet.is_zero() || failed || noise <= NOISY_OTHER_CORES {
-            break;
-        }
-        if attempts < MAX_LOAD_ATTEMPTS {
-            println!(
-                "  [{label}] load window disturbed (others used {noise:.2} cores); running it again"
-            );
-        }
-    }
-    let (load, log_delta) = kept.ok_or("no load window was run")?;
+    let ((load, log_delta), _, load_attempts) = least_disturbed(
+        opts,
+        ticks,
+        Some(pid),
+        &format!("[{label}] load phase"),
+        || {
+            let log_before = server.log_bytes();
+            let run = load(rt, &url, pid, opts, ticks)?;
+            Ok((run, server.log_bytes().saturating_sub(log_before)))
+        },
+        |(r, _): &(LoadResult, u64)| r.errors.total() > 0,
+    )?;
     let rss_after_mib = rss_mib(pid).unwrap_or(f64::NAN);
     let hwm_mib = hwm_mib(pid).unwrap_or(f64::NAN);
     println!(
@@ -1122,7 +1192,9 @@ fn run_level(
         rss_after_mib,
         hwm_mib,
         log_bytes_per_call,
-        load_attempts: attempts,
+        load_attempts,
+        seq_attempts,
+        seq_noise,
     })
 }
 
@@ -1211,6 +1283,7 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
         );
     }
     settle(opts, None, ticks);
+    let startup_noise = Noise::start(None);
     let mut startup = Vec::with_capacity(opts.startup_runs);
     for i in 0..opts.startup_runs {
         let (server, t) = start_server(&spec(None, "startup.log"), STARTUP_DEADLINE)?;
@@ -1221,7 +1294,10 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
     let startup_median = median_ms(&startup);
     let startup_min = startup.iter().min().map_or(0.0, |d| d.as_secs_f64() * 1e3);
     let startup_max = startup.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1e3);
-    println!("  median {startup_median:.2} ms, min {startup_min:.2} ms");
+    let startup_noise = startup_noise.cores(ticks);
+    println!(
+        "  median {startup_median:.2} ms, min {startup_min:.2} ms (others used {startup_noise:.2} cores meanwhile)"
+    );
     println!();
 
     // 2-5. Default (info) logging, then --log-level warn.
@@ -1298,6 +1374,9 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
     row(&mut out, "sequential errors", &|r| {
         r.seq.errors.total().to_string()
     });
+    row(&mut out, "  others meanwhile (cores busy)", &|r| {
+        format!("{:.2}", r.seq_noise)
+    });
     row(
         &mut out,
         &format!("throughput @{} (calls/s)", opts.concurrency),
@@ -1327,7 +1406,7 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
     row(&mut out, "client CPU (cores busy)", &|r| {
         format!("{:.2}", r.load.cores(r.load.client_cpu_s))
     });
-    row(&mut out, "other processes (cores busy)", &|r| {
+    row(&mut out, "others meanwhile (cores busy)", &|r| {
         format!("{:.2}", r.load.cores(r.load.other_cpu_s))
     });
     row(&mut out, "RSS after load (MiB)", &|r| {
@@ -1355,14 +1434,26 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
             "note: CLK_TCK assumed to be 100 (getconf CLK_TCK failed)"
         );
     }
-    let noisy = runs
-        .iter()
-        .any(|r| r.load.cores(r.load.other_cpu_s) > NOISY_OTHER_CORES);
+    // Which measurements other processes disturbed (NaN: unknown, not flagged).
+    let mut disturbed = Vec::new();
+    if startup_noise > NOISY_OTHER_CORES {
+        disturbed.push("start-up".to_owned());
+    }
+    for r in &runs {
+        if r.seq_noise > NOISY_OTHER_CORES {
+            disturbed.push(format!("sequential/{}", r.label));
+        }
+        if r.load.cores(r.load.other_cpu_s) > NOISY_OTHER_CORES {
+            disturbed.push(format!("load/{}", r.label));
+        }
+    }
+    let noisy = !disturbed.is_empty();
     if noisy {
         let _ = writeln!(
             out,
-            "WARNING: other processes used more than {NOISY_OTHER_CORES} cores during a load window; \
-             throughput and latency are not representative (rerun on a quiet machine)"
+            "WARNING: other processes used more than {NOISY_OTHER_CORES} cores during: {}; \
+             those numbers are not representative (rerun on a quiet machine, or use --wait-quiet S)",
+            disturbed.join(", ")
         );
     }
 
@@ -1461,6 +1552,8 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
             "peak_rss_mib": round(r.hwm_mib, 2),
             "log_bytes_per_call": round(r.log_bytes_per_call, 1),
             "load_attempts": r.load_attempts,
+            "sequential_attempts": r.seq_attempts,
+            "sequential_other_processes_cores": round(r.seq_noise, 3),
         })
     };
     let report = json!({
@@ -1468,6 +1561,7 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
         "ok": ok,
         "quick": opts.quick,
         "noisy_machine": noisy,
+        "disturbed": disturbed,
         "binary": bin.display().to_string(),
         "database": opts.db.as_ref().map_or_else(|| "demo".to_owned(), |p| p.display().to_string()),
         "cpus": cpus,
@@ -1476,6 +1570,7 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
         "workload": "tools/call run_query, 50 rows via idx_orders_order_date, stateless Streamable HTTP, HTTP/1.1 keep-alive",
         "startup_ms": {
             "runs": startup.len(),
+            "other_processes_cores": round(startup_noise, 3),
             "median": round(startup_median, 3),
             "min": round(startup_min, 3),
             "max": round(startup_max, 3),

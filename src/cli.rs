@@ -163,6 +163,9 @@ pub fn run() -> Result<()> {
         cli.overrides(),
     )?;
     crate::telemetry::init(&loaded.config.log);
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
     match cli.command {
         None => serve(loaded),
         Some(Command::Serve(_)) => serve(loaded),
@@ -301,6 +304,9 @@ fn check_config(loaded: &Loaded) -> Result<()> {
         "# configuration OK — source: {}",
         config::describe_source(loaded.file.as_deref())
     );
+    for w in &loaded.warnings {
+        println!("# WARNING: {w}");
+    }
     print!("{}", loaded.config.to_redacted_toml());
     Ok(())
 }

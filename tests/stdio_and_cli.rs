@@ -171,3 +171,41 @@ fn demo_db_command_creates_and_refuses_to_overwrite() {
     assert_eq!(code, 1);
     assert!(err.to_lowercase().contains("scale"), "{err}");
 }
+
+/// The documented configurations must stay valid as the code changes.
+#[test]
+fn documented_example_configs_are_valid() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut files = vec![format!("{root}/adb-mcp.example.toml")];
+    if let Ok(dir) = std::fs::read_dir(format!("{root}/docs/examples")) {
+        for entry in dir.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    assert!(files.len() >= 2, "no documented examples found");
+    let dir = tempfile::tempdir().expect("tmp");
+    for file in files {
+        let (code, out, err) = run(&["--config", &file, "check-config"], dir.path());
+        assert_eq!(code, 0, "{file}: {err}");
+        assert!(out.contains("configuration OK"), "{file}: {out}");
+    }
+}
+
+#[test]
+fn auth_settings_without_enabled_warn() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("a.toml");
+    std::fs::write(&cfg, "[auth]\nresource = \"https://mcp.example.com/mcp\"\n").expect("write");
+    let (code, out, _) = run(
+        &["--config", cfg.to_str().expect("utf8"), "check-config"],
+        dir.path(),
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("WARNING") && out.contains("WITHOUT authentication"),
+        "{out}"
+    );
+}

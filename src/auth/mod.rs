@@ -284,13 +284,38 @@ impl Authenticator {
         }
         let issuer = unverified_issuer(token)
             .ok_or_else(|| AuthError::invalid("malformed", "the token has no issuer"))?;
-        let provider = self
+        // Several providers may share an issuer (every Oracle IAM domain
+        // signs as https://identity.oraclecloud.com/): try each in turn.
+        let mut outcome = Err(AuthError::invalid(
+            "untrusted_issuer",
+            "the token issuer is not trusted",
+        ));
+        for provider in self
             .providers
             .iter()
-            .find(|p| p.resolved.issuers.contains(&issuer))
-            .ok_or_else(|| {
-                AuthError::invalid("untrusted_issuer", "the token issuer is not trusted")
-            })?;
+            .filter(|p| p.resolved.issuers.contains(&issuer))
+        {
+            outcome = self.verify_with(provider, token, &header, &issuer).await;
+            match &outcome {
+                Err(AuthError::InvalidToken {
+                    reason: "unknown_key" | "bad_signature" | "wrong_audience" | "bad_alg",
+                    ..
+                }) => continue,
+                _ => break,
+            }
+        }
+        let (principal, expires_at) = outcome?;
+        self.store(token, Arc::clone(&principal), expires_at);
+        Ok(principal)
+    }
+
+    async fn verify_with(
+        &self,
+        provider: &Provider,
+        token: &str,
+        header: &jsonwebtoken::Header,
+        issuer: &str,
+    ) -> Result<(Arc<Principal>, u64), AuthError> {
         if !provider.algorithms.contains(&header.alg) {
             return Err(AuthError::invalid(
                 "bad_alg",
@@ -340,16 +365,14 @@ impl Authenticator {
         for rule in &provider.verify_claims {
             check_claim(&claims, rule)?;
         }
-        let principal = principal_from(&claims, issuer)?;
+        let principal = principal_from(&claims, issuer.to_owned())?;
         if !principal.has_scopes(&provider.resolved.scopes) {
             return Err(AuthError::InsufficientScope {
                 needed: provider.resolved.scopes.clone(),
             });
         }
         let expires_at = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
-        let principal = Arc::new(principal);
-        self.store(token, Arc::clone(&principal), expires_at);
-        Ok(principal)
+        Ok((Arc::new(principal), expires_at))
     }
 
     fn cached(&self, token: &str) -> Option<Arc<Principal>> {
@@ -439,6 +462,23 @@ fn claim_strings(v: &Value) -> Vec<String> {
     }
 }
 
+/// Claim values for exact matching: a string is one value (never split),
+/// an array is its elements.
+fn claim_values(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+        Value::Null => Vec::new(),
+        other => vec![other.to_string()],
+    }
+}
+
 fn check_claim(claims: &Map<String, Value>, rule: &ClaimRule) -> Result<(), AuthError> {
     match claims.get(&rule.key) {
         None if rule.required => Err(AuthError::invalid(
@@ -447,7 +487,7 @@ fn check_claim(claims: &Map<String, Value>, rule: &ClaimRule) -> Result<(), Auth
         )),
         None => Ok(()),
         Some(v) => {
-            let have = claim_strings(v);
+            let have = claim_values(v);
             if rule.values.is_empty() || have.iter().any(|h| rule.values.contains(h)) {
                 Ok(())
             } else {

@@ -109,7 +109,8 @@ pub struct ProviderConfig {
     /// Oracle IAM identity domain URL, `https://idcs-….identity.oraclecloud.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_url: Option<String>,
-    /// Entra ID tenant (GUID or domain).
+    /// Entra ID tenant (directory) GUID; tokens name it in `iss`, so a
+    /// domain name would never match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
     /// Accepted `iss` values, exact match. Default: from the profile or discovery.

@@ -260,6 +260,8 @@ pub struct Loaded {
     pub config: Config,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+    /// Legal but probably unintended settings, for the log and `check-config`.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -268,9 +270,11 @@ impl Config {
         let (figment, used_file) = Self::figment(file, cli)?;
         let config: Config = figment.extract().map_err(|e| from_figment(&e))?;
         config.validate(&figment)?;
+        let warnings = config.warnings();
         Ok(Loaded {
             config,
             file: used_file,
+            warnings,
         })
     }
 
@@ -520,6 +524,13 @@ impl Config {
         for (i, p) in a.providers.iter().enumerate() {
             let key = |k: &str| format!("auth.providers[{i}].{k}");
             let resolved = p.resolve().map_err(|(k, m)| fail(&key(k), m))?;
+            if i == 0 && a.metadata == auth::MetadataMode::Shim && resolved.discovery_url.is_none()
+            {
+                return Err(fail(
+                    "auth.metadata",
+                    "shim mode serves metadata built from the first provider's discovery document, but auth.providers[0] has no discovery_url; set one or use metadata = \"direct\"".into(),
+                ));
+            }
             for (k, url) in [
                 ("discovery_url", &resolved.discovery_url),
                 ("jwks_uri", &resolved.jwks_uri),
@@ -540,6 +551,17 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let a = &self.auth;
+        if !a.enabled && (a.resource.is_some() || !a.providers.is_empty()) {
+            out.push(
+                "[auth] has settings but auth.enabled is false: /mcp is served WITHOUT authentication (set auth.enabled = true)".into(),
+            );
+        }
+        out
     }
 
     /// The effective configuration as TOML, secrets redacted.
@@ -605,6 +627,12 @@ fn origin_of(figment: &Figment, key: &str) -> String {
 }
 
 fn describe_metadata(meta: &Metadata, key: &str) -> String {
+    // Built-in defaults are named after the Rust type and carry a source
+    // location; say "default" instead.
+    if meta.name.contains("config::Config") || matches!(meta.source, Some(figment::Source::Code(_)))
+    {
+        return " (default)".into();
+    }
     if let Some(source) = &meta.source {
         return format!(" (set in {source})");
     }

@@ -196,9 +196,8 @@ fn bearer(req: &Request) -> Result<&str, AuthError> {
         description: "the Authorization header must be `Bearer <token>`",
     })?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::InvalidRequest {
-            description: "the Authorization header must use the Bearer scheme",
-        });
+        // RFC 6750 §3.1: another scheme gets the plain challenge, no error code.
+        return Err(AuthError::Missing);
     }
     let token = token.trim();
     if token.is_empty() {

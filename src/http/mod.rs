@@ -134,11 +134,18 @@ impl AuthRuntime {
             compat_routes: a.compat_routes,
             http,
         });
+        // rmcp matches a port-less allowed Origin against any port today but
+        // plans to match only the default port: spell the port out.
+        let public_origin = match url::Url::parse(&origin).ok().and_then(|u| u.port()) {
+            Some(_) => origin,
+            None if origin.starts_with("https://") => format!("{origin}:443"),
+            None => format!("{origin}:80"),
+        };
         Ok(Some(Self {
             layer,
             well_known,
             public_host,
-            public_origin: origin,
+            public_origin,
         }))
     }
 }

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
@@ -105,7 +105,11 @@ async fn authorize(State(wk): State<Arc<WellKnown>>, RawQuery(query): RawQuery) 
         }
         _ => endpoint,
     };
-    Redirect::to(&target).into_response()
+    // 302 Found, as authorization redirects conventionally are (axum's Redirect::to is 303).
+    match HeaderValue::from_str(&target) {
+        Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
 }
 
 /// Forwards a token request to the IdP untouched (body and client
