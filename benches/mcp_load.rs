@@ -2,18 +2,29 @@
 //!
 //! ```text
 //! cargo build --release
-//! cargo bench --bench mcp_load                 # full run (~1 min)
-//! cargo bench --bench mcp_load -- --quick      # smoke run (~15 s)
+//! cp target/release/adb-mcp /tmp/adb-mcp-release   # optional, see below
+//! ADB_MCP_BIN=/tmp/adb-mcp-release cargo bench --bench mcp_load              # ~35 s
+//! ADB_MCP_BIN=/tmp/adb-mcp-release cargo bench --bench mcp_load -- --quick   # ~10 s
 //! cargo bench --bench mcp_load -- --help
 //! ```
 //!
 //! It drives a release build of `adb-mcp serve` (stateless mode, 127.0.0.1
-//! only) and measures start-up time, idle memory, sequential latency and
-//! throughput of one `tools/call run_query` (a 50-row indexed query) at a
-//! fixed concurrency, once with the default `info` logging and once with
-//! `--log-level warn`. It prints a human summary and, last, one line
-//! `BENCH_JSON {...}` with every number. The process exits non-zero when a
-//! call fails or the first answer is not the expected 50 rows.
+//! only, fresh temporary data directory) and measures start-up time, idle
+//! memory, sequential latency and throughput of one `tools/call run_query`
+//! (a 50-row indexed query on the demo database) at a fixed concurrency,
+//! once with the default `info` logging and once with `--log-level warn`;
+//! the server log goes to a file. It prints a human summary and, last, one
+//! line `BENCH_JSON {...}` with every number. The process exits non-zero when
+//! a call fails or the first answer is not the expected 50 rows.
+//!
+//! Without `ADB_MCP_BIN` it uses `<target dir>/release/adb-mcp`, which
+//! `cargo bench` itself relinks with the dev-dependency features unified in;
+//! a copy of the `cargo build --release` output measures exactly that build.
+//!
+//! CPU figures come from `/proc` (utime + stime of the server and of this
+//! process); CPU used meanwhile by other processes, or stolen by the
+//! hypervisor, is reported too, and `--wait-quiet S` waits for (and retries
+//! around) such disturbances on a shared machine.
 //!
 //! Everything is bounded: fixed request counts, fixed load duration, a
 //! timeout on every request and start-up, and the server is killed on exit
@@ -45,8 +56,8 @@ const MAX_WORKER_ERRORS: u64 = 100;
 /// The sequential phase gives up after this many failed calls.
 const MAX_SEQ_ERRORS: u64 = 10;
 
-/// Above this many cores used by other processes during a load window the
-/// run is flagged as noisy.
+/// Above this many cores used by other processes (or stolen by the
+/// hypervisor) during a measurement, it is flagged as disturbed.
 const NOISY_OTHER_CORES: f64 = 0.2;
 /// With `--wait-quiet`, how many times a disturbed phase may be run.
 const MAX_ATTEMPTS: u32 = 4;
@@ -70,10 +81,10 @@ Options:
   --seq-calls N         timed sequential calls                   [default: 2000, quick: 300]
   --seq-warmup N        untimed sequential calls before those    [default: 200, quick: 50]
   --startup-runs N      timed server starts                      [default: 5, quick: 3]
-  --wait-quiet S        before start-up and each load phase, wait up to S seconds until
-                        other processes use < 0.2 cores (shared machines), and run a
-                        disturbed load window again (up to 4 times, keeping the least
-                        disturbed one)                                  [default: 0]
+  --wait-quiet S        for shared machines: before start-up and each sequential and load
+                        phase wait up to S seconds until other processes (and hypervisor
+                        steal) use < 0.2 cores, and run a disturbed phase again (up to 4
+                        times, keeping the least disturbed run)         [default: 0]
   --db PATH             serve this SQLite file (server flag --db) instead of the demo database;
                         it must have the demo `orders` table
   -h, --help            this text
@@ -81,8 +92,8 @@ Options:
 Environment:
   ADB_MCP_BIN           server binary; default <target dir>/release/adb-mcp (build it with
                         `cargo build --release`)
-  The server is started with no ADB_MCP_* variables and no RUST_LOG, in an empty temporary
-  directory (so no adb-mcp.toml is picked up).";
+  The server is started with no ADB_MCP_* variables and no RUST_LOG, with a temporary
+  directory as its working directory (so no adb-mcp.toml is picked up).";
 
 fn main() -> ExitCode {
     let opts = match Options::parse(std::env::args().skip(1)) {
@@ -96,18 +107,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let bin = match locate_binary() {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("mcp_load: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match run(&opts, &bin) {
+    let result = locate_binary().and_then(|bin| run(&opts, &bin));
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("mcp_load: error: {e}");
+            // Machine readers get a final line in every case.
+            println!(
+                "BENCH_JSON {}",
+                json!({ "bench": "mcp_load", "ok": false, "error": e })
+            );
             ExitCode::FAILURE
         }
     }
@@ -279,7 +289,10 @@ fn locate_binary() -> Result<PathBuf, String> {
     if let Ok(me) = std::env::current_exe()
         && let Some(release) = me.parent().and_then(Path::parent)
     {
-        candidates.push(release.join(&exe));
+        let p = release.join(&exe);
+        if !candidates.contains(&p) {
+            candidates.push(p);
+        }
     }
     if let Some(found) = candidates.iter().find(|p| p.is_file()) {
         return Ok(found.clone());
@@ -519,6 +532,13 @@ fn hwm_mib(pid: u32) -> Option<f64> {
     proc_status_kib(&pid.to_string(), "VmHWM").map(|k| k as f64 / 1024.0)
 }
 
+/// (anonymous, file-backed) parts of the RSS in MiB.
+fn rss_split_mib(pid: u32) -> (f64, f64) {
+    let pid = pid.to_string();
+    let mib = |field| proc_status_kib(&pid, field).map_or(f64::NAN, |k| k as f64 / 1024.0);
+    (mib("RssAnon"), mib("RssFile"))
+}
+
 fn threads(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -540,8 +560,10 @@ fn cpu_ticks(pid: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// Busy clock ticks of the whole machine (all CPUs; everything but idle
-/// and iowait) from `/proc/stat`.
+/// Clock ticks the whole machine (all CPUs) spent running processes
+/// (user, nice, system) or lost to the hypervisor (steal), from `/proc/stat`.
+/// Interrupt and softirq time is left out: on this benchmark it is mostly
+/// the loopback traffic of the benchmark itself, which no process is charged for.
 fn machine_busy_ticks() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let cpu = stat.lines().next()?.strip_prefix("cpu ")?;
@@ -552,8 +574,7 @@ fn machine_busy_ticks() -> Option<u64> {
         .map(str::parse)
         .collect::<Result<_, _>>()
         .ok()?;
-    let total: u64 = v.iter().sum();
-    Some(total - v.get(3)? - v.get(4)?)
+    Some(v.first()? + v.get(1)? + v.get(2)? + v.get(7)?)
 }
 
 /// utime + stime + cutime + cstime of this process: its own CPU and that of
@@ -1111,6 +1132,8 @@ fn load(
 struct LevelRun {
     label: &'static str,
     idle_rss_mib: f64,
+    idle_rss_anon_mib: f64,
+    idle_rss_file_mib: f64,
     idle_threads: u64,
     seq: SeqResult,
     load: LoadResult,
@@ -1135,8 +1158,12 @@ fn run_level(
     std::thread::sleep(Duration::from_secs(1));
     let pid = server.pid();
     let idle_rss_mib = rss_mib(pid).unwrap_or(f64::NAN);
+    let (idle_rss_anon_mib, idle_rss_file_mib) = rss_split_mib(pid);
     let idle_threads = threads(pid).unwrap_or(0);
-    println!("  [{label}] pid {pid}, idle RSS {idle_rss_mib:.1} MiB ({idle_threads} threads)");
+    println!(
+        "  [{label}] pid {pid}, idle RSS {idle_rss_mib:.1} MiB \
+         (anon {idle_rss_anon_mib:.1}, file {idle_rss_file_mib:.1}; {idle_threads} threads)"
+    );
 
     let (seq, seq_noise, seq_attempts) = least_disturbed(
         opts,
@@ -1186,6 +1213,8 @@ fn run_level(
     Ok(LevelRun {
         label,
         idle_rss_mib,
+        idle_rss_anon_mib,
+        idle_rss_file_mib,
         idle_threads,
         seq,
         load,
@@ -1361,6 +1390,9 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
     row(&mut out, "idle RSS (MiB)", &|r| {
         format!("{:.1}", r.idle_rss_mib)
     });
+    row(&mut out, "  of which anon / file (MiB)", &|r| {
+        format!("{:.1} / {:.1}", r.idle_rss_anon_mib, r.idle_rss_file_mib)
+    });
     row(&mut out, "idle threads", &|r| r.idle_threads.to_string());
     row(&mut out, "sequential p50 (µs)", &|r| {
         format!("{:.0}", r.seq.lat.us(50.0))
@@ -1519,6 +1551,8 @@ fn run(opts: &Options, bin: &Path) -> Result<bool, String> {
         json!({
             "log_level": r.label,
             "idle_rss_mib": round(r.idle_rss_mib, 2),
+            "idle_rss_anon_mib": round(r.idle_rss_anon_mib, 2),
+            "idle_rss_file_mib": round(r.idle_rss_file_mib, 2),
             "idle_threads": r.idle_threads,
             "sequential": {
                 "calls": r.seq.lat.0.len(),

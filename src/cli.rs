@@ -189,6 +189,8 @@ pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
     match config.database.backend {
         BackendKind::Sqlite => {
             let sqlite = &config.database.sqlite;
+            // Only the demo database is ours alone and never changes under us.
+            let immutable = sqlite.path.is_none();
             let path = match &sqlite.path {
                 Some(p) => p.clone(),
                 None => {
@@ -214,6 +216,7 @@ pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
                 &path,
                 sqlite.max_idle_connections,
                 config.query.timeout(),
+                immutable,
             )?;
             tracing::info!(path = %path.display(), "serving SQLite database read-only");
             Ok(Arc::new(backend))

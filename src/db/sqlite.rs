@@ -135,6 +135,9 @@ struct Features {
 
 pub struct SqliteBackend {
     path: PathBuf,
+    /// The file never changes while served (our demo database): SQLite can
+    /// skip locking and change checks, saving syscalls on every query.
+    immutable: bool,
     idle: Mutex<Vec<PooledConn>>,
     max_idle: usize,
     features: Features,
@@ -143,8 +146,13 @@ pub struct SqliteBackend {
 
 impl SqliteBackend {
     /// Opens `path` read-only; fails early if it is missing or not SQLite.
-    pub fn open(path: &Path, max_idle: usize, timeout: Duration) -> Result<Self, DbError> {
-        let first = open_connection(path)?;
+    pub fn open(
+        path: &Path,
+        max_idle: usize,
+        timeout: Duration,
+        immutable: bool,
+    ) -> Result<Self, DbError> {
+        let first = open_connection(path, immutable)?;
         let features = detect_features(&first.conn).map_err(|e| {
             DbError::Unavailable(format!(
                 "{} is not a readable SQLite database: {e}",
@@ -153,6 +161,7 @@ impl SqliteBackend {
         })?;
         Ok(Self {
             path: path.to_path_buf(),
+            immutable,
             idle: Mutex::new(vec![first]),
             max_idle: max_idle.max(1),
             features,
@@ -168,7 +177,7 @@ impl SqliteBackend {
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         match pooled {
             Some(c) => Ok(c),
-            None => open_connection(&self.path),
+            None => open_connection(&self.path, self.immutable),
         }
     }
 
@@ -277,12 +286,23 @@ fn sql_error(e: &rusqlite::Error) -> DbError {
     }
 }
 
-fn open_connection(path: &Path) -> Result<PooledConn, DbError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+fn open_connection(path: &Path, immutable: bool) -> Result<PooledConn, DbError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let unavailable = |e: rusqlite::Error| {
         DbError::Unavailable(format!("cannot open {} read-only: {e}", path.display()))
     };
-    let mut conn = Connection::open_with_flags(path, flags).map_err(unavailable)?;
+    let mut conn = if immutable {
+        let absolute = std::fs::canonicalize(path)
+            .map_err(|e| DbError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let mut uri = url::Url::from_file_path(&absolute).map_err(|()| {
+            DbError::Unavailable(format!("cannot open {}: not a file path", path.display()))
+        })?;
+        uri.set_query(Some("immutable=1"));
+        flags |= OpenFlags::SQLITE_OPEN_URI;
+        Connection::open_with_flags(uri.as_str(), flags).map_err(unavailable)?
+    } else {
+        Connection::open_with_flags(path, flags).map_err(unavailable)?
+    };
     conn.pragma_update(None, "query_only", true)
         .map_err(unavailable)?;
     // Plans stay stable across bind values, so cached statements are never re-prepared.
