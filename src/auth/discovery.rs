@@ -80,16 +80,7 @@ async fn fetch_doc(
         url: url.to_owned(),
         message,
     };
-    let response = client
-        .get(url)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| err(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(err(format!("HTTP {}", response.status())));
-    }
-    match response.json::<Value>().await {
+    match super::fetch_json(client, url).await {
         Ok(Value::Object(doc)) => {
             for key in ["issuer", "authorization_endpoint", "token_endpoint"] {
                 if !doc.get(key).is_some_and(Value::is_string) {
@@ -99,18 +90,14 @@ async fn fetch_doc(
             Ok(doc)
         }
         Ok(_) => Err(err("not a JSON object".into())),
-        Err(e) => Err(err(format!("not JSON: {e}"))),
+        Err(e) => Err(err(e.to_string())),
     }
 }
 
 pub fn spawn_refresh(discovery: Arc<Discovery>, every: Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            discovery.refresh().await;
-        }
+    super::spawn_periodic(every, move || {
+        let d = Arc::clone(&discovery);
+        async move { d.refresh().await }
     });
 }
 

@@ -232,30 +232,21 @@ impl KeySet {
 }
 
 async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<Arc<Key>>, KeyError> {
-    let err = |message: String| KeyError::Fetch {
-        url: url.to_owned(),
-        message,
-    };
-    let response = client
-        .get(url)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| err(e.to_string()))?;
-    let status = response.status();
-    if !status.is_success() {
-        let hint = if status.as_u16() == 401 || status.as_u16() == 403 {
-            " (Oracle IAM: enable \"Configure client access\" in the identity domain settings so the signing keys are readable)"
-        } else {
-            ""
-        };
-        return Err(err(format!("HTTP {status}{hint}")));
+    match super::fetch_json(client, url).await {
+        Ok(doc) => Ok(parse_jwks(&doc)),
+        Err(e) => {
+            let hint = match &e {
+                super::FetchError::Status(s) if s.as_u16() == 401 || s.as_u16() == 403 => {
+                    " (Oracle IAM: enable \"Configure client access\" in the identity domain settings so the signing keys are readable)"
+                }
+                _ => "",
+            };
+            Err(KeyError::Fetch {
+                url: url.to_owned(),
+                message: format!("{e}{hint}"),
+            })
+        }
     }
-    let doc: Value = response
-        .json()
-        .await
-        .map_err(|e| err(format!("not a JSON document: {e}")))?;
-    Ok(parse_jwks(&doc))
 }
 
 /// Keeps a remote key set fresh on a fixed period, until the runtime ends.
@@ -263,12 +254,10 @@ pub fn spawn_refresh(keys: Arc<KeySet>, every: Duration) {
     if matches!(keys.source, Source::Static) {
         return;
     }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            keys.refresh().await;
+    super::spawn_periodic(every, move || {
+        let k = Arc::clone(&keys);
+        async move {
+            k.refresh().await;
         }
     });
 }

@@ -549,3 +549,56 @@ fn principal_from(claims: &Map<String, Value>, issuer: String) -> Result<Princip
         claims: exposed,
     })
 }
+
+/// Why a document could not be fetched from an identity provider.
+#[derive(Debug)]
+pub(crate) enum FetchError {
+    Transport(String),
+    Status(reqwest::StatusCode),
+    NotJson(String),
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FetchError::Transport(m) => f.write_str(m),
+            FetchError::Status(s) => write!(f, "HTTP {s}"),
+            FetchError::NotJson(m) => write!(f, "not a JSON document: {m}"),
+        }
+    }
+}
+
+/// GETs a JSON document (discovery, JWKS) from an identity provider.
+pub(crate) async fn fetch_json(client: &reqwest::Client, url: &str) -> Result<Value, FetchError> {
+    let response = client
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| FetchError::Transport(e.to_string()))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(FetchError::Status(status));
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| FetchError::NotJson(e.to_string()))
+}
+
+/// Runs `refresh` every `period` (first run after one period) for the
+/// lifetime of the runtime; used to keep IdP documents and keys fresh.
+pub(crate) fn spawn_periodic<F, Fut>(period: Duration, refresh: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            refresh().await;
+        }
+    });
+}
