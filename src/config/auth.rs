@@ -235,6 +235,16 @@ impl ProviderConfig {
     }
 }
 
+/// `localhost`, or a loopback IP literal (IPv6 with or without brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Checks an IdP URL: https, or http to loopback when explicitly allowed.
 pub fn check_idp_url(url: &str, allow_insecure_http: bool) -> Result<(), String> {
     if let Some(rest) = url.strip_prefix("https://") {
@@ -246,12 +256,7 @@ pub fn check_idp_url(url: &str, allow_insecure_http: bool) -> Result<(), String>
     }
     if let Some(rest) = url.strip_prefix("http://") {
         let host = authority_host(rest);
-        let loopback = host == "localhost"
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+        let loopback = is_loopback_host(host);
         if allow_insecure_http && loopback {
             return Ok(());
         }

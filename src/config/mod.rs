@@ -582,12 +582,7 @@ pub fn resource_parts(
     match url.scheme() {
         "https" => {}
         "http" => {
-            let loopback = host == "localhost"
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
+            let loopback = auth::is_loopback_host(host);
             if !(loopback && allow_insecure_http) {
                 return Err(format!(
                     "`{resource}` must be https:// (http:// only for loopback with auth.allow_insecure_http = true)"
