@@ -7,6 +7,7 @@
 
 pub mod demo;
 pub mod guard;
+pub mod oracle;
 pub mod sqlite;
 
 use std::sync::Arc;
