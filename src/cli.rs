@@ -17,6 +17,7 @@ Examples:
   adb-mcp                                   serve the demo database on http://127.0.0.1:8080/mcp
   adb-mcp serve --bind 127.0.0.1:9000 --session-mode stateful
   adb-mcp --config /etc/adb-mcp/adb-mcp.toml check-config
+  adb-mcp --config /etc/adb-mcp/adb-mcp.toml doctor --token-file token.txt
   adb-mcp demo-db --scale 100 --output /tmp/big.db --force
   adb-mcp stdio                             MCP over stdin/stdout (Claude Desktop bundle, local use)
   npx @modelcontextprotocol/inspector       then connect to http://127.0.0.1:8080/mcp
@@ -67,6 +68,25 @@ enum Command {
     DemoDb(DemoDbArgs),
     /// Load and validate the configuration, then print it with secrets redacted.
     CheckConfig(DbArgs),
+    /// Check the deployment end to end (URL, identity provider, keys, a token,
+    /// the database) and print what to enter in Claude.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Default, Args)]
+struct DoctorArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+    /// Validate this access token end to end (`-` reads it from stdin). A
+    /// file, not a flag value, so the token never shows in `ps`.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// Seconds to wait for each network check.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Debug, Default, Args)]
@@ -140,6 +160,7 @@ impl Cli {
             }
             Some(Command::Stdio(d) | Command::CheckConfig(d)) => Some(d),
             Some(Command::DemoDb(d)) => Some(&d.db),
+            Some(Command::Doctor(d)) => Some(&d.db),
         };
         if let Some(d) = db_args {
             if let Some(dir) = &d.data_dir {
@@ -161,7 +182,15 @@ pub fn run() -> Result<()> {
             path: cli.config.clone(),
         },
         cli.overrides(),
-    )?;
+    );
+    let loaded = match (loaded, &cli.command) {
+        (Ok(l), _) => l,
+        // The doctor reports a broken config as a failed check, in its format.
+        (Err(e), Some(Command::Doctor(args))) => {
+            return print_doctor(&crate::doctor::config_error(&e.to_string()), args.json);
+        }
+        (Err(e), _) => return Err(e.into()),
+    };
     crate::telemetry::init(&loaded.config.log);
     for w in &loaded.warnings {
         tracing::warn!("{w}");
@@ -172,6 +201,46 @@ pub fn run() -> Result<()> {
         Some(Command::Stdio(_)) => stdio(loaded),
         Some(Command::DemoDb(args)) => demo_db(&loaded.config, &args),
         Some(Command::CheckConfig(_)) => check_config(&loaded),
+        Some(Command::Doctor(args)) => doctor(&loaded, &args),
+    }
+}
+
+fn doctor(loaded: &Loaded, args: &DoctorArgs) -> Result<()> {
+    let token = match &args.token_file {
+        None => None,
+        Some(path) if path.as_os_str() == "-" => {
+            let mut t = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                .context("cannot read the token from stdin")?;
+            Some(t)
+        }
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --token-file {}", path.display()))?,
+        ),
+    };
+    let options = crate::doctor::Options {
+        token,
+        timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
+    };
+    let report = runtime()?.block_on(crate::doctor::run(loaded, options));
+    print_doctor(&report, args.json)
+}
+
+fn print_doctor(report: &crate::doctor::Report, json: bool) -> Result<()> {
+    use std::io::IsTerminal as _;
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        print!("{}", crate::doctor::render_human(report, color));
+    }
+    if report.ok {
+        Ok(())
+    } else {
+        // The report already said what failed; exit non-zero without repeating it.
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        std::process::exit(1)
     }
 }
 

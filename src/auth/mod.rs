@@ -568,6 +568,22 @@ impl std::fmt::Display for FetchError {
     }
 }
 
+/// `e` and its causes on one line: reqwest's own message ("error sending
+/// request") hides the part an operator needs (refused, DNS, certificate).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
 /// GETs a JSON document (discovery, JWKS) from an identity provider.
 pub(crate) async fn fetch_json(client: &reqwest::Client, url: &str) -> Result<Value, FetchError> {
     let response = client
@@ -575,7 +591,7 @@ pub(crate) async fn fetch_json(client: &reqwest::Client, url: &str) -> Result<Va
         .header("accept", "application/json")
         .send()
         .await
-        .map_err(|e| FetchError::Transport(e.to_string()))?;
+        .map_err(|e| FetchError::Transport(error_chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
         return Err(FetchError::Status(status));
