@@ -533,7 +533,10 @@ async fn audit_records_success_error_and_refused_calls_without_secrets() {
     assert_eq!(success["principal"]["client_id"], "ops-test-client");
     assert_eq!(success["principal"]["issuer"], ISSUER);
     assert_eq!(success["request_id"], 1);
-    assert_eq!(success["sql"], "SELECT :customer_id AS c, length(:password) AS n");
+    assert_eq!(
+        success["sql"],
+        "SELECT :customer_id AS c, length(:password) AS n"
+    );
     assert_eq!(success["arguments"]["params"]["customer_id"], 7);
     assert_eq!(success["arguments"]["params"]["password"], "[redacted]");
     assert!(success.get("error_code").is_none());
