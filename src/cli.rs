@@ -11,6 +11,7 @@ use crate::config::{self, BackendKind, CliOverrides, Config, ConfigFile, Loaded}
 use crate::db::{self, Backend};
 use crate::http::{self, Server};
 use crate::mcp::{McpServer, ServerState};
+use crate::observe::Observer;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -311,9 +312,15 @@ fn serve(loaded: Loaded) -> Result<()> {
     let config = loaded.config;
     let rt = runtime()?;
     rt.block_on(async move {
+        let observer = Observer::from_config(&config, false)?;
         let auth = http::AuthRuntime::start(&config).await?;
         let backend = open_backend(&config)?;
-        let state = ServerState::new(backend, config.query.clone(), tool_scopes(&config));
+        let state = ServerState::with_observer(
+            backend,
+            config.query.clone(),
+            tool_scopes(&config),
+            Arc::clone(&observer),
+        );
         let server = Server::bind(&config, state, auth.as_ref())
             .await
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
@@ -327,7 +334,11 @@ fn serve(loaded: Loaded) -> Result<()> {
             version = crate::VERSION,
             "listening"
         );
+        if config.audit.enabled {
+            tracing::info!(target = ?config.audit.target, path = %config.audit.path.display(), "audit log on");
+        }
         server.run(http::shutdown_signal()).await?;
+        observer.flush();
         tracing::info!("stopped");
         Ok(())
     })
@@ -337,17 +348,22 @@ fn stdio(loaded: Loaded) -> Result<()> {
     let config = loaded.config;
     let rt = runtime()?;
     rt.block_on(async move {
+        let observer = Observer::from_config(&config, true)?;
         let backend = open_backend(&config)?;
         // stdio is a local, single-user channel: no tokens, no tool scopes.
-        let state = ServerState::new(backend, config.query.clone(), Default::default());
+        let state = ServerState::with_observer(
+            backend,
+            config.query.clone(),
+            Default::default(),
+            Arc::clone(&observer),
+        );
         let service = McpServer::new(state)
             .serve(rmcp::transport::stdio())
             .await
             .context("MCP stdio handshake failed")?;
-        service
-            .waiting()
-            .await
-            .context("MCP stdio session failed")?;
+        let ended = service.waiting().await;
+        observer.flush();
+        ended.context("MCP stdio session failed")?;
         Ok(())
     })
 }

@@ -4,6 +4,7 @@
 //! Requests flow one way: `http` (router, limits, auth) → `mcp` (tools,
 //! rendering) → `db` (guard, backend). See `docs/architecture.md`.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -11,6 +12,8 @@ pub mod db;
 pub mod doctor;
 pub mod http;
 pub mod mcp;
+pub mod metrics;
+pub mod observe;
 pub mod telemetry;
 
 /// Crate version, shown by `--version` and in the MCP `serverInfo`.

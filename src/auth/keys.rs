@@ -6,6 +6,7 @@
 //! interval, so forged `kid`s cannot make us hammer the IdP.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,9 @@ pub struct KeySet {
     keys: RwLock<Arc<Vec<Arc<Key>>>>,
     refetch_interval: Duration,
     last_fetch: Mutex<Option<Instant>>,
+    /// Refreshes after startup that loaded keys / that failed (for metrics).
+    refreshed: AtomicU64,
+    refresh_failed: AtomicU64,
 }
 
 /// Parses a JWK set, skipping keys we cannot use (encryption keys, HMAC
@@ -116,6 +120,8 @@ impl KeySet {
             keys: RwLock::new(Arc::new(keys)),
             refetch_interval,
             last_fetch: Mutex::new(Some(Instant::now())),
+            refreshed: AtomicU64::new(0),
+            refresh_failed: AtomicU64::new(0),
         }))
     }
 
@@ -153,7 +159,17 @@ impl KeySet {
             keys: RwLock::new(Arc::new(keys)),
             refetch_interval: Duration::MAX,
             last_fetch: Mutex::new(None),
+            refreshed: AtomicU64::new(0),
+            refresh_failed: AtomicU64::new(0),
         })
+    }
+
+    /// Refreshes since startup: (succeeded, failed).
+    pub fn refresh_counts(&self) -> (u64, u64) {
+        (
+            self.refreshed.load(Ordering::Relaxed),
+            self.refresh_failed.load(Ordering::Relaxed),
+        )
     }
 
     pub fn current(&self) -> Arc<Vec<Arc<Key>>> {
@@ -213,10 +229,12 @@ impl KeySet {
                 if let Ok(mut slot) = self.keys.write() {
                     *slot = Arc::new(keys);
                 }
+                self.refreshed.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(url, keys = count, "JWKS refreshed");
                 true
             }
             Ok(_) => {
+                self.refresh_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     url,
                     "JWKS refresh returned no usable keys; keeping the previous keys"
@@ -224,6 +242,7 @@ impl KeySet {
                 false
             }
             Err(e) => {
+                self.refresh_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "JWKS refresh failed; keeping the previous keys");
                 false
             }

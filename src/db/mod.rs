@@ -240,11 +240,26 @@ impl DbError {
     }
 }
 
+/// Connection-pool usage, for metrics. Backends without a pool report nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Connections currently running a statement.
+    pub in_use: u64,
+    /// Open connections waiting for work.
+    pub idle: u64,
+    /// Most connections the pool will keep open, when bounded.
+    pub max: Option<u64>,
+}
+
 /// What every backend provides. Implementations must honour
 /// `ctx.deadline` and `ctx.cancel`, and must not be able to write.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
     fn info(&self) -> BackendInfo;
+    /// Pool usage for `/metrics`; `None` when the backend has nothing to report.
+    fn pool(&self) -> Option<PoolStats> {
+        None
+    }
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), DbError>;
     async fn list_schemas(&self, ctx: &CallContext) -> Result<Vec<SchemaInfo>, DbError>;

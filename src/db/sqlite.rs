@@ -24,8 +24,8 @@ use serde_json::Value;
 
 use super::{
     Backend, BackendInfo, CallContext, ColumnDescription, ColumnInfo, DbError, ExplainResult,
-    ForeignKey, IndexInfo, ObjectKind, Params, PlanStep, QueryRequest, QueryResult, ReadOnlyQuery,
-    SchemaInfo, TableDescription, TableInfo, TableListRequest, TablePage, suggest,
+    ForeignKey, IndexInfo, ObjectKind, Params, PlanStep, PoolStats, QueryRequest, QueryResult,
+    ReadOnlyQuery, SchemaInfo, TableDescription, TableInfo, TableListRequest, TablePage, suggest,
 };
 
 /// How long a statement may run on an async worker before it is moved to
@@ -105,6 +105,24 @@ impl ExecControl {
 struct PooledConn {
     conn: Connection,
     ctl: Arc<ExecControl>,
+    /// Counts open connections for pool metrics; released when dropped.
+    open: Option<OpenCount>,
+}
+
+struct OpenCount(Arc<AtomicU64>);
+
+impl Drop for OpenCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl PooledConn {
+    fn counted(mut self, open: &Arc<AtomicU64>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        self.open = Some(OpenCount(Arc::clone(open)));
+        self
+    }
 }
 
 /// What a closure run on a connection can fail with.
@@ -140,6 +158,8 @@ pub struct SqliteBackend {
     immutable: bool,
     idle: Mutex<Vec<PooledConn>>,
     max_idle: usize,
+    /// Connections open right now (idle or running), for pool metrics.
+    open: Arc<AtomicU64>,
     features: Features,
     timeout_secs: u64,
 }
@@ -152,7 +172,8 @@ impl SqliteBackend {
         timeout: Duration,
         immutable: bool,
     ) -> Result<Self, DbError> {
-        let first = open_connection(path, immutable)?;
+        let open = Arc::new(AtomicU64::new(0));
+        let first = open_connection(path, immutable)?.counted(&open);
         let features = detect_features(&first.conn).map_err(|e| {
             DbError::Unavailable(format!(
                 "{} is not a readable SQLite database: {e}",
@@ -164,6 +185,7 @@ impl SqliteBackend {
             immutable,
             idle: Mutex::new(vec![first]),
             max_idle: max_idle.max(1),
+            open,
             features,
             timeout_secs: timeout.as_secs(),
         })
@@ -177,7 +199,7 @@ impl SqliteBackend {
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         match pooled {
             Some(c) => Ok(c),
-            None => open_connection(&self.path, self.immutable),
+            None => open_connection(&self.path, self.immutable).map(|c| c.counted(&self.open)),
         }
     }
 
@@ -318,7 +340,11 @@ fn open_connection(path: &Path, immutable: bool) -> Result<PooledConn, DbError> 
     let handler_ctl = Arc::clone(&ctl);
     conn.progress_handler(PROGRESS_OPS, Some(move || handler_ctl.should_stop()))
         .map_err(unavailable)?;
-    Ok(PooledConn { conn, ctl })
+    Ok(PooledConn {
+        conn,
+        ctl,
+        open: None,
+    })
 }
 
 /// Pragmas that only read, used by the dictionary queries as table-valued
@@ -819,6 +845,16 @@ impl Backend for SqliteBackend {
             kind: "sqlite",
             dialect: "SQLite",
         }
+    }
+
+    fn pool(&self) -> Option<PoolStats> {
+        let idle = self.idle.lock().map_or(0, |i| i.len() as u64);
+        let open = self.open.load(Ordering::Relaxed);
+        Some(PoolStats {
+            in_use: open.saturating_sub(idle),
+            idle,
+            max: None,
+        })
     }
 
     async fn ping(&self) -> Result<(), DbError> {

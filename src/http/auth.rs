@@ -112,6 +112,9 @@ impl AuthLayer {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         response
+            .extensions_mut()
+            .insert(crate::observe::AuthFailure(err.reason()));
+        response
     }
 
     fn prefixed(&self, bare: &[String]) -> Vec<String> {
@@ -281,7 +284,15 @@ pub async fn require_bearer(
             let err = AuthError::InsufficientScope {
                 needed: needed.clone(),
             };
-            return layer.refuse(&err, &layer.prefixed(needed));
+            let mut response = layer.refuse(&err, &layer.prefixed(needed));
+            response
+                .extensions_mut()
+                .insert(crate::observe::RefusedRequest {
+                    principal: Arc::clone(&principal),
+                    body: bytes,
+                    code: "insufficient_scope",
+                });
+            return response;
         }
         Body::from(bytes)
     };

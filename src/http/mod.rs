@@ -28,6 +28,8 @@ use crate::config::{Config, SessionMode, resource_parts};
 use crate::mcp::{McpServer, ServerState};
 
 pub mod auth;
+pub mod limits;
+pub mod metrics;
 pub mod well_known;
 
 /// The OAuth resource-server pieces, present when `auth.enabled`.
@@ -177,6 +179,10 @@ pub fn router(
         .enforce_origin_validation()
         .with_max_request_body_bytes(server.max_request_bytes)
         .with_cancellation_token(sessions);
+    let observed = Arc::clone(&state);
+    let limiter =
+        limits::Limiter::new(&config.limits, Arc::clone(&state), server.max_request_bytes);
+    let counters = Arc::clone(state.observer().metrics());
     let factory_state = Arc::clone(&state);
     let factory = move || Ok(McpServer::new(Arc::clone(&factory_state)));
     let mcp = match server.session_mode {
@@ -207,6 +213,10 @@ pub fn router(
     // route_layer, not layer: unmatched paths must get a plain 404, not a
     // bearer challenge (clients probe well-known URLs that may not exist).
     let mut mcp = mcp.route_layer(middleware::from_fn(normalize_accept));
+    // Limits run after authentication: added before the auth layer.
+    if let Some(limiter) = limiter {
+        mcp = mcp.route_layer(middleware::from_fn_with_state(limiter, limits::enforce));
+    }
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -217,6 +227,10 @@ pub fn router(
             auth::require_bearer,
         ));
         app = app.merge(well_known::routes(Arc::clone(&a.well_known)));
+        counters.watch_auth(Arc::clone(&a.layer.authenticator));
+    }
+    if config.metrics.enabled {
+        app = app.merge(metrics::routes(&config.metrics, counters));
     }
     app.merge(mcp)
         .layer(TimeoutLayer::with_status_code(
@@ -224,6 +238,10 @@ pub fn router(
             server.request_timeout(),
         ))
         .layer(RequestBodyLimitLayer::new(server.max_request_bytes))
+        .layer(middleware::from_fn_with_state(
+            observed,
+            metrics::observe_http,
+        ))
         .layer(middleware::from_fn(log_request))
 }
 
@@ -360,8 +378,12 @@ impl Server {
             tokio::time::sleep(RESPONSE_FLUSH).await;
             drain_sessions.cancel();
         });
-        let serve = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop_accepting.cancelled().await });
+        // The peer address lets /metrics tell loopback scrapers apart.
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop_accepting.cancelled().await });
         let sessions_closed = sessions.clone();
         tokio::select! {
             r = serve => r,

@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Principal;
 use crate::config::QueryConfig;
 use crate::db::{Backend, CallContext};
+use crate::observe::{CallRecord, Observer, Outcome};
 pub use tools::BuiltinTool;
 
 /// Everything a request needs, built once at startup and shared.
@@ -31,14 +32,28 @@ pub struct ServerState {
     info: ServerConfig,
     /// In-flight tool calls, so shutdown can wait for them.
     in_flight: TaskTracker,
+    /// Logs, counts and audits tool calls.
+    observer: Arc<Observer>,
 }
 
 impl ServerState {
+    /// A state with metrics only (no audit log).
     pub fn new(
         backend: Arc<dyn Backend>,
         limits: QueryConfig,
         tool_scopes: HashMap<String, Vec<String>>,
     ) -> Arc<Self> {
+        Self::with_observer(backend, limits, tool_scopes, Arc::default())
+    }
+
+    /// A state whose calls go to `observer`; the backend is metered there.
+    pub fn with_observer(
+        backend: Arc<dyn Backend>,
+        limits: QueryConfig,
+        tool_scopes: HashMap<String, Vec<String>>,
+        observer: Arc<Observer>,
+    ) -> Arc<Self> {
+        let backend = observer.metrics().meter(backend);
         let info = backend.info();
         let tools = tools::definitions(info, &limits);
         let server_info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -54,7 +69,22 @@ impl ServerState {
             tool_scopes,
             info: server_info,
             in_flight: TaskTracker::new(),
+            observer,
         })
+    }
+
+    pub fn observer(&self) -> &Arc<Observer> {
+        &self.observer
+    }
+
+    /// Whether `name` is a tool of this server (a safe metric label).
+    pub fn has_tool(&self, name: &str) -> bool {
+        self.tools.iter().any(|t| t.name == name)
+    }
+
+    /// Logs, counts and audits one tool call.
+    pub fn observe_call(&self, record: &CallRecord<'_>) {
+        self.observer.observe_call(record);
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -121,6 +151,40 @@ fn principal_of(ctx: &RequestContext<RoleServer>) -> Arc<Principal> {
         .unwrap_or_else(anonymous)
 }
 
+/// The `Mcp-Session-Id` of the request (stateful HTTP only).
+fn session_of(ctx: &RequestContext<RoleServer>) -> Option<&str> {
+    ctx.extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.headers.get("mcp-session-id"))
+        .and_then(|v| v.to_str().ok())
+}
+
+impl McpServer {
+    /// Reports a call refused before it ran (unknown tool, missing scope).
+    fn refused(
+        &self,
+        request: &CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+        code: &'static str,
+    ) {
+        let principal = principal_of(context);
+        let audited = self.state.observer.audits();
+        self.state.observe_call(&CallRecord {
+            tool: &request.name,
+            known_tool: self.state.has_tool(&request.name),
+            principal: &principal,
+            arguments: request.arguments.as_ref().filter(|_| audited),
+            redact: &[],
+            outcome: Outcome::Refused,
+            error_code: Some(code),
+            rows: 0,
+            duration: None,
+            request_id: Some(&context.id),
+            session_id: session_of(context),
+        });
+    }
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         self.state.info.clone()
@@ -155,6 +219,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let Some(tool) = BuiltinTool::from_name(&request.name) else {
+            self.refused(&request, &context, "unknown_tool");
             return Err(McpError::invalid_params(
                 format!(
                     "unknown tool `{}`; call tools/list for the available tools",
@@ -166,6 +231,7 @@ impl ServerHandler for McpServer {
         let principal = principal_of(&context);
         if !self.state.may_use(&principal, tool.name()) {
             // The HTTP layer answers 403 first; this guards other transports.
+            self.refused(&request, &context, "insufficient_scope");
             return Err(McpError::invalid_params(
                 format!(
                     "unknown tool `{}`; call tools/list for the available tools",
@@ -183,26 +249,24 @@ impl ServerHandler for McpServer {
             self.state.limits.timeout(),
         );
         let args = request.arguments.unwrap_or_default();
+        let audited = self.state.observer.audits().then(|| args.clone());
         let outcome = tools::call(tool, args, &self.state, &ctx).await;
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        match &outcome.error_code {
-            None => tracing::info!(
-                tool = tool.name(),
-                subject = %principal.subject,
-                outcome = "ok",
-                rows = outcome.rows,
-                duration_us = micros,
-                "tool call"
-            ),
-            Some(code) => tracing::info!(
-                tool = tool.name(),
-                subject = %principal.subject,
-                outcome = "error",
-                error_code = code,
-                duration_us = micros,
-                "tool call"
-            ),
-        }
+        self.state.observe_call(&CallRecord {
+            tool: tool.name(),
+            known_tool: true,
+            principal: &principal,
+            arguments: audited.as_ref(),
+            redact: &[],
+            outcome: match outcome.error_code {
+                None => Outcome::Ok,
+                Some(_) => Outcome::Error,
+            },
+            error_code: outcome.error_code,
+            rows: outcome.rows,
+            duration: Some(started.elapsed()),
+            request_id: Some(&context.id),
+            session_id: session_of(&context),
+        });
         Ok(outcome.result.into())
     }
 }
