@@ -53,6 +53,8 @@ pub struct Registry {
 
 struct Entry {
     name: Arc<str>,
+    /// Position of the definition in `Registry::tools`.
+    index: usize,
     kind: EntryKind,
     /// Scopes (bare names) a caller needs to see and call the tool.
     scopes: Vec<String>,
@@ -80,29 +82,31 @@ impl Registry {
             let Some(def) = builtin_defs.iter().find(|t| t.name == b.name()) else {
                 continue;
             };
-            tools.push(def.clone());
             let name: Arc<str> = Arc::from(b.name());
             entries.insert(
                 Arc::clone(&name),
                 Entry {
                     name,
+                    index: tools.len(),
                     kind: EntryKind::Builtin(b),
                     scopes: tool_scopes.get(b.name()).cloned().unwrap_or_default(),
                     timeout: limits.timeout(),
                 },
             );
+            tools.push(def.clone());
         }
         for t in &catalog.tools {
-            tools.push(t.definition.clone());
             entries.insert(
                 Arc::clone(&t.name),
                 Entry {
                     name: Arc::clone(&t.name),
+                    index: tools.len(),
                     kind: EntryKind::Declarative(Arc::clone(t)),
                     scopes: t.scopes.clone(),
                     timeout: t.timeout,
                 },
             );
+            tools.push(t.definition.clone());
         }
         let scoped = entries.values().any(|e| !e.scopes.is_empty());
         Self {
@@ -276,10 +280,7 @@ impl ServerHandler for McpServer {
     fn get_tool(&self, name: &str) -> Option<Tool> {
         let registry = self.state.registry.load();
         let entry = registry.entries.get(name)?;
-        match &entry.kind {
-            EntryKind::Declarative(t) => Some(t.definition.clone()),
-            EntryKind::Builtin(_) => registry.tools.iter().find(|t| t.name == name).cloned(),
-        }
+        registry.tools.get(entry.index).cloned()
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

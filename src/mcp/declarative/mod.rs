@@ -556,7 +556,7 @@ fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclToo
             ),
         );
     }
-    let description = t.description.get_ref().trim().to_owned();
+    let description = reflow(t.description.get_ref());
     if description.is_empty() {
         fail(
             at.line(t.description.span()),
@@ -763,7 +763,7 @@ fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclToo
         name: &name,
         title: t.title.as_deref(),
         description: &description,
-        output: t.output.as_deref(),
+        output: t.output.as_deref().map(reflow).as_deref(),
         toolset: t.toolset.as_ref().map(|s| s.get_ref().as_str()),
         writes: t.writes,
         annotations: t.annotations.as_ref(),
@@ -797,6 +797,25 @@ fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclToo
         file: at.file.to_path_buf(),
         line,
     })
+}
+
+/// Joins the hard-wrapped lines of a TOML multi-line string into
+/// paragraphs, so a model reads sentences rather than line breaks; blank
+/// lines stay paragraph breaks.
+fn reflow(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .trim()
+        .split("\n\n")
+        .map(|para| {
+            para.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 fn problems_append(fail: &mut impl FnMut(usize, String), p: &mut Vec<Problem>) {
