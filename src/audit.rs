@@ -277,13 +277,13 @@ struct Who<'a> {
 }
 
 struct Rules<'a> {
-    redact: &'a [&'a str],
+    redact: &'a [String],
     max: usize,
 }
 
 impl Rules<'_> {
     fn hides(&self, key: &str) -> bool {
-        self.redact.contains(&key) || is_secret_name(key)
+        self.redact.iter().any(|r| r == key) || is_secret_name(key)
     }
 }
 
@@ -412,7 +412,7 @@ mod tests {
             known_tool: true,
             principal: &principal,
             arguments: Some(&args),
-            redact: &["email"],
+            redact: &["email".to_owned()],
             outcome: Outcome::Ok,
             error_code: None,
             rows: 3,

@@ -10,6 +10,7 @@ use rmcp::ServiceExt;
 use crate::config::{self, BackendKind, CliOverrides, Config, ConfigFile, Loaded};
 use crate::db::{self, Backend};
 use crate::http::{self, Server};
+use crate::mcp::declarative::{self, LoadOptions, reload::Reloader};
 use crate::mcp::{McpServer, ServerState};
 use crate::observe::Observer;
 
@@ -282,17 +283,51 @@ pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
                     path
                 }
             };
-            let backend = db::sqlite::SqliteBackend::open(
+            let mut backend = db::sqlite::SqliteBackend::open(
                 &path,
                 sqlite.max_idle_connections,
                 config.query.timeout(),
                 immutable,
             )?;
+            if config.tools.allow_writes {
+                backend = backend.enable_writes()?;
+                if immutable {
+                    tracing::warn!(
+                        "tools.allow_writes is on but the demo database is read-only: writing tools will be refused"
+                    );
+                }
+            }
             tracing::info!(path = %path.display(), "serving SQLite database read-only");
             Ok(Arc::new(backend))
         }
         other => anyhow::bail!("database.backend {other:?} is not available in this build"),
     }
+}
+
+/// Loads the tools directory into `state` (built-ins per `tools.builtin`
+/// plus declarative tools) and starts the reloader `tools.reload` asks for.
+/// A broken directory stops startup; later, it only stops that reload.
+pub fn start_tools(config: &Config, state: &Arc<ServerState>) -> Result<Option<Reloader>> {
+    let opts = LoadOptions::from_config(config);
+    let catalog = declarative::load(&opts)?;
+    for note in &catalog.notes {
+        tracing::warn!("{note}");
+    }
+    state.install(&catalog);
+    tracing::info!(
+        dir = %opts.dir.display(),
+        declarative = catalog.tools.len(),
+        builtin = catalog.builtins.len(),
+        reload = ?config.tools.reload,
+        "tools loaded"
+    );
+    Ok(declarative::reload::start(
+        Arc::clone(state),
+        opts,
+        config.tools.reload,
+        config.tools.reload_debounce(),
+        catalog.fingerprint,
+    ))
 }
 
 /// Extra scopes per tool, enforced only when auth is on.
@@ -321,6 +356,7 @@ fn serve(loaded: Loaded) -> Result<()> {
             tool_scopes(&config),
             Arc::clone(&observer),
         );
+        let _reloader = start_tools(&config, &state)?;
         let server = Server::bind(&config, state, auth.as_ref())
             .await
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
@@ -357,6 +393,12 @@ fn stdio(loaded: Loaded) -> Result<()> {
             Default::default(),
             Arc::clone(&observer),
         );
+        let mut local = config.clone();
+        // stdio is local and single-user: no scopes, like the built-ins.
+        local.auth.enabled = false;
+        local.auth.tool_scopes.clear();
+        state.enable_list_changed();
+        let _reloader = start_tools(&local, &state)?;
         let service = McpServer::new(state)
             .serve(rmcp::transport::stdio())
             .await
@@ -388,10 +430,31 @@ fn demo_db(config: &Config, args: &DemoDbArgs) -> Result<()> {
 }
 
 fn check_config(loaded: &Loaded) -> Result<()> {
+    let opts = LoadOptions::from_config(&loaded.config);
+    let catalog = declarative::load(&opts)?;
     println!(
         "# configuration OK — source: {}",
         config::describe_source(loaded.file.as_deref())
     );
+    println!(
+        "# tools OK — {} declarative tool(s) from {} file(s) in {}, built-in: {}",
+        catalog.tools.len(),
+        catalog.files.len(),
+        opts.dir.display(),
+        if catalog.builtins.is_empty() {
+            "none".to_owned()
+        } else {
+            catalog
+                .builtins
+                .iter()
+                .map(|b| b.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    for note in &catalog.notes {
+        println!("# NOTE: {note}");
+    }
     for w in &loaded.warnings {
         println!("# WARNING: {w}");
     }

@@ -30,6 +30,7 @@ use crate::auth::Authenticator;
 use crate::db::{
     Backend, BackendInfo, CallContext, DbError, ExplainResult, Params, PoolStats, QueryRequest,
     QueryResult, ReadOnlyQuery, SchemaInfo, TableDescription, TableListRequest, TablePage,
+    WriteResult, WriteStatement,
 };
 
 /// Content type of the exposition served at `/metrics`.
@@ -258,16 +259,18 @@ pub enum BackendOp {
     DescribeTable,
     Query,
     Explain,
+    Write,
 }
 
 impl BackendOp {
-    const ALL: [BackendOp; 6] = [
+    const ALL: [BackendOp; 7] = [
         BackendOp::Ping,
         BackendOp::ListSchemas,
         BackendOp::ListTables,
         BackendOp::DescribeTable,
         BackendOp::Query,
         BackendOp::Explain,
+        BackendOp::Write,
     ];
 
     pub fn label(self) -> &'static str {
@@ -278,6 +281,7 @@ impl BackendOp {
             BackendOp::DescribeTable => "describe_table",
             BackendOp::Query => "query",
             BackendOp::Explain => "explain",
+            BackendOp::Write => "write",
         }
     }
 }
@@ -848,6 +852,20 @@ impl Backend for MeteredBackend {
     ) -> Result<ExplainResult, DbError> {
         self.metrics
             .time(BackendOp::Explain, self.inner.explain(query, params, ctx))
+            .await
+    }
+
+    async fn execute_write(
+        &self,
+        statement: WriteStatement<'_>,
+        params: &Params,
+        ctx: &CallContext,
+    ) -> Result<WriteResult, DbError> {
+        self.metrics
+            .time(
+                BackendOp::Write,
+                self.inner.execute_write(statement, params, ctx),
+            )
             .await
     }
 }

@@ -29,7 +29,7 @@ pub struct CallRecord<'a> {
     pub arguments: Option<&'a JsonObject>,
     /// Argument names whose values must not be written (claim-bound
     /// parameters); secret-looking names are always redacted.
-    pub redact: &'a [&'a str],
+    pub redact: &'a [String],
     pub outcome: Outcome,
     pub error_code: Option<&'a str>,
     pub rows: u64,

@@ -500,20 +500,11 @@ fn check_claim(claims: &Map<String, Value>, rule: &ClaimRule) -> Result<(), Auth
     }
 }
 
-/// Claims copied into the principal for tools to bind (declarative tools).
-const EXPOSED_CLAIMS: &[&str] = &[
-    "email",
-    "preferred_username",
-    "upn",
-    "name",
-    "tenant",
-    "tid",
-    "groups",
-    "roles",
-    "user_id",
-    "user_ocid",
-    "domain",
-    "sub_type",
+/// Claims not copied into the principal: token mechanics, not identity.
+/// Everything else (email, tenant, groups, custom claims …) is kept so that
+/// declarative tools can bind it (`from_claim`).
+const UNEXPOSED_CLAIMS: &[&str] = &[
+    "iss", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "cnf", "at_hash", "c_hash", "nonce",
 ];
 
 fn principal_from(claims: &Map<String, Value>, issuer: String) -> Result<Principal, AuthError> {
@@ -536,9 +527,10 @@ fn principal_from(claims: &Map<String, Value>, issuer: String) -> Result<Princip
     let display_name = text("user_displayname")
         .or_else(|| text("name"))
         .or_else(|| text("preferred_username"));
-    let exposed = EXPOSED_CLAIMS
+    let exposed = claims
         .iter()
-        .filter_map(|k| claims.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .filter(|(k, _)| !UNEXPOSED_CLAIMS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Ok(Principal {
         subject,

@@ -542,11 +542,23 @@ impl Config {
                 format!("{} is out of range (1 ..= 120)", a.http_timeout_secs),
             ));
         }
+        // Declarative tools count too; the tool loader re-checks on every reload.
+        let declared = if a
+            .tool_scopes
+            .keys()
+            .all(|t| crate::mcp::BuiltinTool::from_name(t).is_some())
+        {
+            Vec::new()
+        } else {
+            crate::mcp::declarative::declared_names(&self.tools.resolved_dir().0)
+        };
         for tool in a.tool_scopes.keys() {
-            if crate::mcp::BuiltinTool::from_name(tool).is_none() {
+            if crate::mcp::BuiltinTool::from_name(tool).is_none() && !declared.contains(tool) {
                 return Err(fail(
                     "auth.tool_scopes",
-                    format!("`{tool}` is not a tool of this server"),
+                    format!(
+                        "`{tool}` is not a tool of this server (neither built-in nor declared in the tools directory)"
+                    ),
                 ));
             }
         }

@@ -252,6 +252,60 @@ fn check_sqlite_reading(
         })
 }
 
+/// A placeholder as the guard's lexer sees it (`:name`, `:1`, `?`, `?2`,
+/// `@name`, `$name`); never found inside literals or comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placeholder<'a> {
+    /// As written, prefix included.
+    pub text: &'a str,
+    /// Byte offset in the statement.
+    pub offset: usize,
+}
+
+impl<'a> Placeholder<'a> {
+    /// The name of a `:name` bind (the portable form); `None` for the others.
+    pub fn name(&self) -> Option<&'a str> {
+        let rest = self.text.strip_prefix(':')?;
+        rest.chars()
+            .next()
+            .filter(|c| c.is_alphabetic() || *c == '_')
+            .map(|_| rest)
+    }
+}
+
+/// Lexes one statement, read-only or not, and lists its placeholders, so
+/// that operator-written SQL can be checked against its declared parameters.
+/// Refuses text the lexer cannot read and more than one statement.
+pub fn placeholders(sql: &str) -> Result<Vec<Placeholder<'_>>, GuardError> {
+    if let Some(nul) = sql.bytes().position(|b| b == 0) {
+        return Err(GuardError::InvalidCharacter {
+            ch: '\0',
+            position: char_pos(sql, nul),
+        });
+    }
+    let mut tokens = Vec::new();
+    if let Some(e) = Lexer::new(sql, true).tokenize(&mut tokens) {
+        return Err(e);
+    }
+    if let Some(i) = tokens.iter().position(|t| t.kind == Kind::Punct(b';'))
+        && let Some(next) = tokens.get(i + 1)
+    {
+        return Err(GuardError::MultipleStatements {
+            position: char_pos(sql, next.start),
+        });
+    }
+    Ok(tokens
+        .iter()
+        .filter(|t| t.kind == Kind::Bind)
+        .filter_map(|t| {
+            sql.get(t.start..t.end).map(|text| Placeholder {
+                text,
+                offset: t.start,
+            })
+        })
+        .collect())
+}
+
 /// 1-based character index of byte offset `byte`, as quoted in error messages.
 fn char_pos(src: &str, byte: usize) -> usize {
     src.char_indices().take_while(|&(i, _)| i < byte).count() + 1
@@ -1716,6 +1770,35 @@ mod tests {
         assert_eq!(err("SELECT 1; 'abc").code(), "unterminated_literal");
         assert_eq!(err("( 'abc").code(), "unterminated_literal");
         assert_eq!(err("'abc").code(), "unterminated_literal");
+    }
+
+    #[test]
+    fn placeholders_skip_literals_and_comments() {
+        let sql = "SELECT ':no', \":no\" /* :no */ FROM t -- :no\nWHERE a = :a AND b = :b_2 OR c = ? OR d = :1 OR e = :a";
+        let found: Vec<(&str, Option<&str>)> = placeholders(sql)
+            .expect("lexes")
+            .iter()
+            .map(|p| (p.text, p.name()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (":a", Some("a")),
+                (":b_2", Some("b_2")),
+                ("?", None),
+                (":1", None),
+                (":a", Some("a")),
+            ]
+        );
+        assert!(matches!(
+            placeholders("UPDATE t SET a = :a; DELETE FROM t"),
+            Err(GuardError::MultipleStatements { .. })
+        ));
+        assert_eq!(
+            placeholders("DELETE FROM t WHERE id = :id;").map(|p| p.len()),
+            Ok(1)
+        );
+        assert!(placeholders("SELECT 'open").is_err());
     }
 
     #[test]

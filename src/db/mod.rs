@@ -29,7 +29,8 @@ pub type Params = Map<String, Value>;
 /// how long the call may take.
 #[derive(Debug, Clone)]
 pub struct CallContext {
-    pub tool: &'static str,
+    /// Tool name; declarative tools are named at run time, hence not `&'static`.
+    pub tool: Arc<str>,
     pub principal: Arc<Principal>,
     pub cancel: CancellationToken,
     pub deadline: Instant,
@@ -37,13 +38,13 @@ pub struct CallContext {
 
 impl CallContext {
     pub fn new(
-        tool: &'static str,
+        tool: impl Into<Arc<str>>,
         principal: Arc<Principal>,
         cancel: CancellationToken,
         timeout: Duration,
     ) -> Self {
         Self {
-            tool,
+            tool: tool.into(),
             principal,
             cancel,
             deadline: Instant::now() + timeout,
@@ -174,6 +175,30 @@ pub struct QueryRequest<'a> {
     pub offset: u64,
 }
 
+/// A writing statement from an operator's declarative tool (`writes = true`).
+/// Only the tool loader makes one, so free-form SQL from a client can never
+/// reach [`Backend::execute_write`].
+#[derive(Debug, Clone, Copy)]
+pub struct WriteStatement<'a> {
+    sql: &'a str,
+}
+
+impl<'a> WriteStatement<'a> {
+    pub(crate) fn new(sql: &'a str) -> Self {
+        Self { sql }
+    }
+
+    pub fn sql(&self) -> &'a str {
+        self.sql
+    }
+}
+
+/// What a writing statement did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteResult {
+    pub rows_affected: u64,
+}
+
 /// Rows in column order; values are JSON already so rendering never copies them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct QueryResult {
@@ -222,6 +247,9 @@ pub enum DbError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A writing tool was called but this backend or database cannot write.
+    #[error("{0}")]
+    WritesUnsupported(String),
 }
 
 impl DbError {
@@ -236,6 +264,7 @@ impl DbError {
             DbError::Cancelled => "cancelled",
             DbError::Unavailable(_) => "unavailable",
             DbError::Internal(_) => "internal",
+            DbError::WritesUnsupported(_) => "writes_unsupported",
         }
     }
 }
@@ -282,6 +311,20 @@ pub trait Backend: Send + Sync + 'static {
         params: &Params,
         ctx: &CallContext,
     ) -> Result<ExplainResult, DbError>;
+    /// Runs one operator-defined writing statement with named binds. Backends
+    /// are read-only unless they implement this deliberately.
+    async fn execute_write(
+        &self,
+        statement: WriteStatement<'_>,
+        params: &Params,
+        ctx: &CallContext,
+    ) -> Result<WriteResult, DbError> {
+        let _ = (statement, params, ctx);
+        Err(DbError::WritesUnsupported(format!(
+            "the {} backend does not support writing tools",
+            self.info().kind
+        )))
+    }
 }
 
 /// Binary values travel as base64, cut after `limit` bytes with a marker

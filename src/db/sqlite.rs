@@ -25,7 +25,8 @@ use serde_json::Value;
 use super::{
     Backend, BackendInfo, CallContext, ColumnDescription, ColumnInfo, DbError, ExplainResult,
     ForeignKey, IndexInfo, ObjectKind, Params, PlanStep, PoolStats, QueryRequest, QueryResult,
-    ReadOnlyQuery, SchemaInfo, TableDescription, TableInfo, TableListRequest, TablePage, suggest,
+    ReadOnlyQuery, SchemaInfo, TableDescription, TableInfo, TableListRequest, TablePage,
+    WriteResult, WriteStatement, suggest,
 };
 
 /// How long a statement may run on an async worker before it is moved to
@@ -162,6 +163,9 @@ pub struct SqliteBackend {
     open: Arc<AtomicU64>,
     features: Features,
     timeout_secs: u64,
+    /// The one read-write connection for declarative writing tools; only
+    /// opened when `tools.allow_writes` is on and the file is not immutable.
+    writer: Option<Arc<Mutex<Connection>>>,
 }
 
 impl SqliteBackend {
@@ -188,7 +192,17 @@ impl SqliteBackend {
             open,
             features,
             timeout_secs: timeout.as_secs(),
+            writer: None,
         })
+    }
+
+    /// Opens the separate read-write connection used by writing tools. The
+    /// demo database is immutable and cannot be written: that stays refused.
+    pub fn enable_writes(mut self) -> Result<Self, DbError> {
+        if !self.immutable {
+            self.writer = Some(Arc::new(Mutex::new(open_writer(&self.path)?)));
+        }
+        Ok(self)
     }
 
     pub fn path(&self) -> &Path {
@@ -382,6 +396,64 @@ fn authorize(ctx: AuthContext<'_>) -> Authorization {
         }
         _ => Authorization::Deny,
     }
+}
+
+/// The read-write connection for writing tools: DML only. Schema changes,
+/// ATTACH, pragma assignments and writes to SQLite's own tables stay denied.
+fn open_writer(path: &Path) -> Result<Connection, DbError> {
+    let unavailable = |e: rusqlite::Error| {
+        DbError::WritesUnsupported(format!(
+            "cannot open {} for writing: {e}; writing tools need a writable SQLite file",
+            path.display()
+        ))
+    };
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(unavailable)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .map_err(unavailable)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
+        .map_err(unavailable)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(unavailable)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.authorizer(Some(authorize_write))
+        .map_err(unavailable)?;
+    Ok(conn)
+}
+
+fn authorize_write(ctx: AuthContext<'_>) -> Authorization {
+    let user_table = |t: &str| !t.starts_with("sqlite_") && t != COMMENTS_TABLE;
+    match ctx.action {
+        AuthAction::Insert { table_name }
+        | AuthAction::Delete { table_name }
+        | AuthAction::Update { table_name, .. } => {
+            if user_table(table_name) {
+                Authorization::Allow
+            } else {
+                Authorization::Deny
+            }
+        }
+        _ => authorize(ctx),
+    }
+}
+
+/// Runs one writing statement; RETURNING is refused (tools report a count).
+fn write(conn: &Connection, sql: &str, params: &Params) -> ExecResult<WriteResult> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    if stmt.column_count() > 0 {
+        return Err(DbError::InvalidParams(
+            "a writing tool's statement must not return rows (no SELECT or RETURNING); it reports rows_affected".into(),
+        )
+        .into());
+    }
+    bind_params(&mut stmt, params)?;
+    let n = stmt.raw_execute()?;
+    Ok(WriteResult {
+        rows_affected: u64::try_from(n).unwrap_or(u64::MAX),
+    })
 }
 
 fn detect_features(conn: &Connection) -> rusqlite::Result<Features> {
@@ -969,6 +1041,52 @@ impl Backend for SqliteBackend {
             explain(conn, &sql, &params).map_err(|e| with_table_hint(conn, e))
         })
         .await
+    }
+
+    async fn execute_write(
+        &self,
+        statement: WriteStatement<'_>,
+        params: &Params,
+        ctx: &CallContext,
+    ) -> Result<WriteResult, DbError> {
+        let Some(writer) = &self.writer else {
+            return Err(DbError::WritesUnsupported(if self.immutable {
+                "writing tools cannot run here: this is the read-only demo database; set database.sqlite.path to a writable SQLite file and tools.allow_writes = true".into()
+            } else {
+                "writing tools are disabled on this server (tools.allow_writes = false)".into()
+            }));
+        };
+        if ctx.cancel.is_cancelled() {
+            return Err(DbError::Cancelled);
+        }
+        let writer = Arc::clone(writer);
+        let sql = statement.sql().to_owned();
+        let params = params.clone();
+        // One control per call: writes queue on the connection's lock, and a
+        // cancelled waiter must not interrupt the statement running now.
+        let ctl = Arc::new(ExecControl::default());
+        ctl.arm(ctx.deadline, false);
+        let handler_ctl = Arc::clone(&ctl);
+        let mut handle = tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .map_err(|_| ExecError::Db(DbError::Internal("writer lock poisoned".into())))?;
+            conn.progress_handler(PROGRESS_OPS, Some(move || handler_ctl.should_stop()))?;
+            let r = write(&conn, &sql, &params);
+            conn.progress_handler(0, None::<fn() -> bool>)?;
+            r
+        });
+        let joined = tokio::select! {
+            joined = &mut handle => joined,
+            () = ctx.cancel.cancelled() => {
+                ctl.cancelled.store(true, Ordering::Relaxed);
+                handle.await
+            }
+        };
+        match joined {
+            Ok(r) => self.finish(r, ctl.stop_reason.load(Ordering::Relaxed)),
+            Err(e) => Err(DbError::Internal(format!("write worker failed: {e}"))),
+        }
     }
 }
 

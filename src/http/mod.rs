@@ -196,6 +196,7 @@ pub fn router(
             ),
         ),
         SessionMode::Stateful => {
+            state.enable_list_changed();
             let mut sessions = LocalSessionManager::default();
             sessions.session_config.keep_alive =
                 Some(Duration::from_secs(server.session_idle_timeout_secs));

@@ -1,18 +1,21 @@
 //! The MCP server: tool registry, dispatch and rendering. Transport-agnostic:
 //! the same [`McpServer`] serves Streamable HTTP and stdio.
 
+pub mod declarative;
 mod render;
 mod tools;
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use tokio_util::task::TaskTracker;
 
@@ -20,20 +23,101 @@ use crate::auth::Principal;
 use crate::config::QueryConfig;
 use crate::db::{Backend, CallContext};
 use crate::observe::{CallRecord, Observer, Outcome};
+use declarative::{Catalog, DeclTool};
 pub use tools::BuiltinTool;
 
 /// Everything a request needs, built once at startup and shared.
 pub struct ServerState {
     backend: Arc<dyn Backend>,
     limits: QueryConfig,
-    tools: Vec<Tool>,
-    /// Scopes (bare names) a caller needs to see and call a tool.
+    /// Every built-in definition, built once; the registry picks from it.
+    builtin_defs: Vec<Tool>,
+    /// Scopes (bare names) from `auth.tool_scopes`; empty when auth is off.
     tool_scopes: HashMap<String, Vec<String>>,
+    /// The tools served now; swapped as a whole when the tools directory reloads.
+    registry: ArcSwap<Registry>,
+    /// Sessions are long-lived here (stateful HTTP, stdio): announce changes.
+    list_changed: AtomicBool,
+    peers: Mutex<Vec<Peer<RoleServer>>>,
     info: ServerConfig,
     /// In-flight tool calls, so shutdown can wait for them.
     in_flight: TaskTracker,
     /// Logs, counts and audits tool calls.
     observer: Arc<Observer>,
+}
+
+/// One immutable tool set: what `tools/list` shows and `tools/call` finds.
+pub struct Registry {
+    tools: Vec<Tool>,
+    entries: HashMap<Arc<str>, Entry>,
+    /// Some tool needs scopes: `tools/list` must filter per caller.
+    scoped: bool,
+}
+
+struct Entry {
+    name: Arc<str>,
+    /// Position of the definition in `Registry::tools`.
+    index: usize,
+    kind: EntryKind,
+    /// Scopes (bare names) a caller needs to see and call the tool.
+    scopes: Vec<String>,
+    timeout: Duration,
+}
+
+enum EntryKind {
+    Builtin(BuiltinTool),
+    Declarative(Arc<DeclTool>),
+}
+
+impl Registry {
+    fn build(
+        catalog: &Catalog,
+        builtin_defs: &[Tool],
+        tool_scopes: &HashMap<String, Vec<String>>,
+        limits: &QueryConfig,
+    ) -> Self {
+        let mut tools = Vec::with_capacity(catalog.builtins.len() + catalog.tools.len());
+        let mut entries = HashMap::with_capacity(tools.capacity());
+        for b in BuiltinTool::ALL {
+            if !catalog.builtins.contains(&b) {
+                continue;
+            }
+            let Some(def) = builtin_defs.iter().find(|t| t.name == b.name()) else {
+                continue;
+            };
+            let name: Arc<str> = Arc::from(b.name());
+            entries.insert(
+                Arc::clone(&name),
+                Entry {
+                    name,
+                    index: tools.len(),
+                    kind: EntryKind::Builtin(b),
+                    scopes: tool_scopes.get(b.name()).cloned().unwrap_or_default(),
+                    timeout: limits.timeout(),
+                },
+            );
+            tools.push(def.clone());
+        }
+        for t in &catalog.tools {
+            entries.insert(
+                Arc::clone(&t.name),
+                Entry {
+                    name: Arc::clone(&t.name),
+                    index: tools.len(),
+                    kind: EntryKind::Declarative(Arc::clone(t)),
+                    scopes: t.scopes.clone(),
+                    timeout: t.timeout,
+                },
+            );
+            tools.push(t.definition.clone());
+        }
+        let scoped = entries.values().any(|e| !e.scopes.is_empty());
+        Self {
+            tools,
+            entries,
+            scoped,
+        }
+    }
 }
 
 impl ServerState {
@@ -55,7 +139,13 @@ impl ServerState {
     ) -> Arc<Self> {
         let backend = observer.metrics().meter(backend);
         let info = backend.info();
-        let tools = tools::definitions(info, &limits);
+        let builtin_defs = tools::definitions(info, &limits);
+        let registry = Registry::build(
+            &Catalog::builtins_only(BuiltinTool::ALL.to_vec()),
+            &builtin_defs,
+            &tool_scopes,
+            &limits,
+        );
         let server_info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(
                 Implementation::new("adb-mcp", crate::VERSION)
@@ -65,8 +155,11 @@ impl ServerState {
         Arc::new(Self {
             backend,
             limits,
-            tools,
+            builtin_defs,
             tool_scopes,
+            registry: ArcSwap::from_pointee(registry),
+            list_changed: AtomicBool::new(false),
+            peers: Mutex::new(Vec::new()),
             info: server_info,
             in_flight: TaskTracker::new(),
             observer,
@@ -79,7 +172,7 @@ impl ServerState {
 
     /// Whether `name` is a tool of this server (a safe metric label).
     pub fn has_tool(&self, name: &str) -> bool {
-        self.tools.iter().any(|t| t.name == name)
+        self.registry.load().entries.contains_key(name)
     }
 
     /// Logs, counts and audits one tool call.
@@ -91,15 +184,60 @@ impl ServerState {
         &self.backend
     }
 
-    pub fn tools(&self) -> &[Tool] {
-        &self.tools
+    /// The tools served now (unfiltered).
+    pub fn tools(&self) -> Vec<Tool> {
+        self.registry.load().tools.clone()
+    }
+
+    /// Replaces the served tool set atomically; calls already running keep
+    /// the tool they started with. Returns whether the visible list changed.
+    pub fn install(&self, catalog: &Catalog) -> bool {
+        let next = Registry::build(catalog, &self.builtin_defs, &self.tool_scopes, &self.limits);
+        let previous = self.registry.swap(Arc::new(next));
+        previous.tools != self.registry.load().tools
+    }
+
+    /// Marks sessions as long-lived (stateful HTTP, stdio): the server then
+    /// advertises `tools.listChanged` and notifies sessions after a reload.
+    pub fn enable_list_changed(&self) {
+        self.list_changed.store(true, Ordering::Relaxed);
+    }
+
+    /// Sends `notifications/tools/list_changed` to every open session.
+    pub async fn notify_tools_changed(&self) -> usize {
+        let peers: Vec<Peer<RoleServer>> = match self.peers.lock() {
+            Ok(mut peers) => {
+                peers.retain(|p| !p.is_transport_closed());
+                peers.clone()
+            }
+            Err(_) => return 0,
+        };
+        let mut sent = 0;
+        for peer in peers {
+            match peer.notify_tool_list_changed().await {
+                Ok(()) => sent += 1,
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not notify a session of the new tool list")
+                }
+            }
+        }
+        sent
+    }
+
+    fn remember_peer(&self, peer: Peer<RoleServer>) {
+        if let Ok(mut peers) = self.peers.lock() {
+            peers.retain(|p| !p.is_transport_closed());
+            peers.push(peer);
+        }
     }
 
     /// Whether `principal` holds the scopes `tool` needs.
     pub fn may_use(&self, principal: &Principal, tool: &str) -> bool {
-        self.tool_scopes
+        self.registry
+            .load()
+            .entries
             .get(tool)
-            .is_none_or(|needed| principal.has_scopes(needed))
+            .is_none_or(|e| principal.has_scopes(&e.scopes))
     }
 
     /// Tool calls currently running.
@@ -185,13 +323,34 @@ impl McpServer {
     }
 }
 
+fn unknown_tool(name: &str) -> McpError {
+    McpError::invalid_params(
+        format!("unknown tool `{name}`; call tools/list for the available tools"),
+        None,
+    )
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
-        self.state.info.clone()
+        let mut info = self.state.info.clone();
+        if self.state.list_changed.load(Ordering::Relaxed)
+            && let Some(tools) = info.capabilities.tools.as_mut()
+        {
+            tools.list_changed = Some(true);
+        }
+        info
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.state.tools.iter().find(|t| t.name == name).cloned()
+        let registry = self.state.registry.load();
+        let entry = registry.entries.get(name)?;
+        registry.tools.get(entry.index).cloned()
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        if self.state.list_changed.load(Ordering::Relaxed) {
+            self.state.remember_peer(context.peer);
+        }
     }
 
     async fn list_tools(
@@ -199,15 +358,20 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        if self.state.tool_scopes.is_empty() {
-            return Ok(ListToolsResult::with_all_items(self.state.tools.clone()));
+        let registry = self.state.registry.load();
+        if !registry.scoped {
+            return Ok(ListToolsResult::with_all_items(registry.tools.clone()));
         }
         let principal = principal_of(&context);
-        let visible = self
-            .state
+        let visible = registry
             .tools
             .iter()
-            .filter(|t| self.state.may_use(&principal, &t.name))
+            .filter(|t| {
+                registry
+                    .entries
+                    .get(t.name.as_ref())
+                    .is_none_or(|e| principal.has_scopes(&e.scopes))
+            })
             .cloned()
             .collect();
         Ok(ListToolsResult::with_all_items(visible))
@@ -218,45 +382,44 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let Some(tool) = BuiltinTool::from_name(&request.name) else {
+        // One snapshot per call: a reload during the call does not affect it.
+        let registry = self.state.registry.load_full();
+        let Some(entry) = registry.entries.get(request.name.as_ref()) else {
             self.refused(&request, &context, "unknown_tool");
-            return Err(McpError::invalid_params(
-                format!(
-                    "unknown tool `{}`; call tools/list for the available tools",
-                    request.name
-                ),
-                None,
-            ));
+            return Err(unknown_tool(&request.name));
         };
         let principal = principal_of(&context);
-        if !self.state.may_use(&principal, tool.name()) {
-            // The HTTP layer answers 403 first; this guards other transports.
+        if !principal.has_scopes(&entry.scopes) {
+            // The HTTP layer answers 403 first for auth.tool_scopes; this
+            // covers declarative tools' own scopes and other transports.
             self.refused(&request, &context, "insufficient_scope");
-            return Err(McpError::invalid_params(
-                format!(
-                    "unknown tool `{}`; call tools/list for the available tools",
-                    request.name
-                ),
-                None,
-            ));
+            return Err(unknown_tool(&request.name));
         }
         let _in_flight = self.state.in_flight.token();
         let started = Instant::now();
         let ctx = CallContext::new(
-            tool.name(),
+            Arc::clone(&entry.name),
             Arc::clone(&principal),
             context.ct.clone(),
-            self.state.limits.timeout(),
+            entry.timeout,
         );
         let args = request.arguments.unwrap_or_default();
         let audited = self.state.observer.audits().then(|| args.clone());
-        let outcome = tools::call(tool, args, &self.state, &ctx).await;
+        let (outcome, redact) = match &entry.kind {
+            EntryKind::Builtin(tool) => {
+                (tools::call(*tool, args, &self.state, &ctx).await, &[][..])
+            }
+            EntryKind::Declarative(tool) => (
+                declarative::call(tool, args, &self.state, &ctx).await,
+                tool.claim_bound(),
+            ),
+        };
         self.state.observe_call(&CallRecord {
-            tool: tool.name(),
+            tool: &entry.name,
             known_tool: true,
             principal: &principal,
             arguments: audited.as_ref(),
-            redact: &[],
+            redact,
             outcome: match outcome.error_code {
                 None => Outcome::Ok,
                 Some(_) => Outcome::Error,

@@ -165,7 +165,7 @@ fn constrain(
 /// Rewrites boolean sub-schemas (`"items": true`, as schemars emits for
 /// `serde_json::Value`) to the equivalent `{}`: strict clients such as the
 /// Inspector's `--strict` mode reject a bare `true` where they expect an object.
-fn objectify_schema(schema: Arc<JsonObject>) -> Arc<JsonObject> {
+pub(super) fn objectify_schema(schema: Arc<JsonObject>) -> Arc<JsonObject> {
     const SCHEMA_KEYS: &[&str] = &[
         "items",
         "additionalProperties",
@@ -319,7 +319,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(code: &'static str, message: String) -> Self {
+    pub(super) fn new(code: &'static str, message: String) -> Self {
         Self { code, message }
     }
 
@@ -336,7 +336,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn ok(result: CallToolResult, rows: u64) -> Self {
+    pub(super) fn ok(result: CallToolResult, rows: u64) -> Self {
         Self {
             result,
             rows,
@@ -344,7 +344,7 @@ impl Outcome {
         }
     }
 
-    fn failed(f: Failure) -> Self {
+    pub(super) fn failed(f: Failure) -> Self {
         Self {
             result: CallToolResult::error(vec![ContentBlock::text(f.message)]),
             rows: 0,

@@ -42,6 +42,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub url: String,
     pub state: Arc<ServerState>,
+    /// Set by `start_with_tools` when `tools.reload` is not off.
+    pub reloader: Option<adb_mcp::mcp::declarative::reload::Reloader>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -52,6 +54,16 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config) -> Self {
+        Self::start_inner(config, false).await
+    }
+
+    /// Like `start_with`, plus the tools directory and built-in selection of
+    /// `config.tools`, loaded the way `adb-mcp serve` does.
+    pub async fn start_with_tools(config: Config) -> Self {
+        Self::start_inner(config, true).await
+    }
+
+    async fn start_inner(config: Config, with_tools: bool) -> Self {
         // `RUST_LOG=debug cargo test -- --nocapture` shows the server's logs.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -63,6 +75,11 @@ impl TestServer {
             config.query.clone(),
             adb_mcp::cli::tool_scopes(&config),
         );
+        let reloader = if with_tools {
+            adb_mcp::cli::start_tools(&config, &state).expect("tools load")
+        } else {
+            None
+        };
         let auth = adb_mcp::http::AuthRuntime::start(&config)
             .await
             .expect("auth runtime");
@@ -78,6 +95,7 @@ impl TestServer {
             addr,
             url: format!("http://{addr}/mcp"),
             state,
+            reloader,
             shutdown: Some(tx),
             handle: Some(handle),
         }

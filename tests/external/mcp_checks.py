@@ -275,6 +275,21 @@ async def exercise(session: ClientSession, tally: Tally) -> None:
 
     await tally.run("run_query malformed SQL is a tool error", bad_sql)
 
+    if "orders_for_customer" in tools_by_name:  # served when the example tools/ are loaded
+
+        async def declarative_tool() -> None:
+            tool = tools_by_name["orders_for_customer"]
+            require(tool.input_schema.get("required") == ["customer_id"], f"required is {tool.input_schema.get('required')}")
+            result = await call("orders_for_customer", {"customer_id": 42, "status": "delivered"})
+            require_ok(result, "orders_for_customer")
+            names, rows, _ = rows_of(result)
+            require(names[:3] == ["order_id", "order_date", "status"], f"columns are {names}")
+            require(rows and all(r[2] == "delivered" for r in rows), f"rows are {rows!r:.200}")
+            bad = await call("orders_for_customer", {"customer_id": 0})
+            require(bad.is_error and "customer_id" in text_of(bad), f"customer_id 0 accepted: {text_of(bad)!r:.200}")
+
+        await tally.run("declarative tool orders_for_customer runs and validates its arguments", declarative_tool)
+
     async def list_schemas() -> None:
         result = await call("list_schemas", {})
         require_ok(result, "list_schemas")

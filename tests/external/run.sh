@@ -173,8 +173,9 @@ start_server() {
         echo "---- run.sh attempt $attempt: serve --bind 127.0.0.1:$port --session-mode $mode" >>"$log"
         # cwd = the fresh data dir, so no stray adb-mcp.toml is picked up.  With setpriv
         # the server also gets SIGTERM if run.sh itself is SIGKILLed (no trap runs then).
-        (cd "$data" && exec "${PDEATHSIG[@]}" "$BIN" serve --bind "127.0.0.1:$port" --data-dir "$data" \
-            --session-mode "$mode") >>"$log" 2>&1 &
+        # The repository's example declarative tools are served too (tools/*.toml).
+        (cd "$data" && ADB_MCP_TOOLS__DIR="$HERE/../../tools" exec "${PDEATHSIG[@]}" "$BIN" serve \
+            --bind "127.0.0.1:$port" --data-dir "$data" --session-mode "$mode") >>"$log" 2>&1 &
         SERVER_PID=$!
         SERVER_BASE="http://127.0.0.1:$port"
         SERVER_URL="$SERVER_BASE/mcp"
