@@ -32,7 +32,7 @@ pub enum Credentials {
         secret: Secret,
         current: std::sync::RwLock<HeaderValue>,
     },
-    ClientCredentials(TokenSource),
+    OAuthClient(TokenSource),
 }
 
 /// Client-credentials tokens, cached until shortly before they expire.
@@ -93,7 +93,7 @@ impl Credentials {
                 token_url,
             } => {
                 secret_value("auth.client_secret", client_secret)?;
-                Credentials::ClientCredentials(TokenSource {
+                Credentials::OAuthClient(TokenSource {
                     client_id: client_id.clone(),
                     client_secret: client_secret.clone(),
                     token_url: token_url.clone().unwrap_or(default_token_url),
@@ -112,7 +112,7 @@ impl Credentials {
                 .read()
                 .map(|h| h.clone())
                 .map_err(|_| DbError::Internal("bearer token lock poisoned".into())),
-            Credentials::ClientCredentials(src) => src.token(http, ctx).await,
+            Credentials::OAuthClient(src) => src.token(http, ctx).await,
         }
     }
 
@@ -136,7 +136,7 @@ impl Credentials {
                 }
                 true
             }
-            Credentials::ClientCredentials(src) => {
+            Credentials::OAuthClient(src) => {
                 let mut cache = src.cache.lock().await;
                 // Only the caller holding the stale token clears it; others
                 // that raced here find a fresh one already and just retry.
@@ -152,7 +152,7 @@ impl Credentials {
         match self {
             Credentials::Basic(_) => "basic",
             Credentials::Bearer { .. } => "bearer",
-            Credentials::ClientCredentials(_) => "client_credentials",
+            Credentials::OAuthClient(_) => "client_credentials",
         }
     }
 }

@@ -303,7 +303,7 @@ fn convert(conv: Conv, raw: Option<&RawValue>) -> Value {
 fn binary(s: &str, hex_first: bool) -> String {
     use base64::Engine as _;
     let hex = || -> Option<Vec<u8>> {
-        if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         (0..s.len())
