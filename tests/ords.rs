@@ -716,6 +716,59 @@ async fn concurrent_callers_share_one_token_request() {
 }
 
 #[tokio::test]
+async fn a_rotated_bearer_token_is_reread_after_a_401() {
+    let double = start_double().await;
+    // A token issued by ORDS to some other process, which writes it to a file.
+    let issued: Value = reqwest::Client::new()
+        .post(format!("{}/ords/{ALIAS}/oauth/token", double.base_url))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let fresh = issued["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned();
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("ords-token");
+    std::fs::write(&file, "stale-token\n").expect("write");
+    let auth = OrdsAuth::Bearer {
+        token: Secret::File { file: file.clone() },
+    };
+    let server = TestServer::start_with(ords_config(&double, auth)).await;
+    let client = server.client().await;
+
+    // Still stale: one 401, no retry with the same token, a clear message.
+    let r = call(&client, "list_tables", json!({})).await;
+    assert!(is_error(&r));
+    assert!(text_of(&r).contains("bearer token"), "{}", text_of(&r));
+    assert!(!text_of(&r).contains("stale-token"), "{}", text_of(&r));
+    assert_eq!(double.state.sql_requests.load(Ordering::SeqCst), 1);
+
+    // Rotated on disk: the 401 makes adb-mcp read the file again.
+    std::fs::write(&file, format!("{fresh}\n")).expect("rotate");
+    let r = call(
+        &client,
+        "run_query",
+        json!({"sql": "SELECT 1 AS one FROM dual"}),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text_of(&r));
+    assert_eq!(double.state.sql_requests.load(Ordering::SeqCst), 3);
+    let last = double.state.requests().pop().expect("request");
+    assert_eq!(
+        last.header("authorization"),
+        Some(format!("Bearer {fresh}").as_str())
+    );
+    client.cancel().await.expect("close");
+}
+
+#[tokio::test]
 async fn bad_client_credentials_and_unknown_alias_are_explained() {
     let double = start_double().await;
     let mut config = ords_config(&double, client_credentials());
