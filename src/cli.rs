@@ -300,6 +300,15 @@ pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
             tracing::info!(path = %path.display(), "serving SQLite database read-only");
             Ok(Arc::new(backend))
         }
+        BackendKind::Ords => {
+            let ords = &config.database.ords;
+            let backend = db::ords::OrdsBackend::open(ords, config.query.timeout())?;
+            tracing::info!(
+                url = ords.schema_root().as_deref().unwrap_or(""),
+                "serving Oracle through ORDS REST-Enabled SQL"
+            );
+            Ok(Arc::new(backend))
+        }
         other => anyhow::bail!("database.backend {other:?} is not available in this build"),
     }
 }

@@ -311,6 +311,56 @@ fn char_pos(src: &str, byte: usize) -> usize {
     src.char_indices().take_while(|&(i, _)| i < byte).count() + 1
 }
 
+/// What a token is, as the guard's lexer sees it (Oracle reading: q-quotes on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenClass {
+    /// Unquoted keyword or identifier.
+    Word,
+    /// `"..."`, `` `...` `` or `[...]`.
+    QuotedIdentifier,
+    /// String literal, including `N'..'`, `X'..'` and `q'[..]'`.
+    Literal,
+    Number,
+    /// `:name`, `:1`, `?`, `?1`, `@name`, `$name`.
+    Placeholder,
+    /// One ASCII punctuation character.
+    Punct,
+}
+
+/// One token of a statement: its class and byte range in the text. The gaps
+/// between tokens hold only whitespace and comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlToken {
+    pub class: TokenClass,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Splits `sql` into tokens with the guard's own lexer, so that code which
+/// rewrites statements (bind placeholders for Oracle) sees literals, quoted
+/// names and comments exactly as the guard did.
+pub fn tokenize(sql: &str) -> Result<Vec<SqlToken>, GuardError> {
+    let mut tokens = Vec::with_capacity(sql.len() / 4 + 8);
+    if let Some(e) = Lexer::new(sql, true).tokenize(&mut tokens) {
+        return Err(e);
+    }
+    Ok(tokens
+        .into_iter()
+        .map(|t| SqlToken {
+            class: match t.kind {
+                Kind::Word => TokenClass::Word,
+                Kind::Quoted => TokenClass::QuotedIdentifier,
+                Kind::Str => TokenClass::Literal,
+                Kind::Number => TokenClass::Number,
+                Kind::Bind => TokenClass::Placeholder,
+                Kind::Punct(_) => TokenClass::Punct,
+            },
+            start: t.start,
+            end: t.end,
+        })
+        .collect())
+}
+
 // ---------------------------------------------------------------------------------
 // Lexer
 // ---------------------------------------------------------------------------------

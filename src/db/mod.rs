@@ -8,6 +8,7 @@
 pub mod demo;
 pub mod guard;
 pub mod oracle;
+pub mod ords;
 pub mod sqlite;
 
 use std::sync::Arc;
