@@ -221,6 +221,23 @@ pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
             tracing::info!(path = %path.display(), "serving SQLite database read-only");
             Ok(Arc::new(backend))
         }
+        BackendKind::Direct => {
+            let backend = db::direct::DirectBackend::open(&config.database.direct)
+                .context("the direct backend's preflight failed")?;
+            let p = backend.preflight();
+            tracing::info!(
+                dsn = %p.source,
+                target = %p.target,
+                wallet = %p.wallet,
+                user = config.database.direct.user.as_deref().unwrap_or_default(),
+                "direct backend: preflight OK"
+            );
+            for w in &p.warnings {
+                tracing::warn!("direct backend: {w}");
+            }
+            backend.start();
+            Ok(Arc::new(backend))
+        }
         other => anyhow::bail!("database.backend {other:?} is not available in this build"),
     }
 }
@@ -311,5 +328,14 @@ fn check_config(loaded: &Loaded) -> Result<()> {
         println!("# WARNING: {w}");
     }
     print!("{}", loaded.config.to_redacted_toml());
+    if loaded.config.database.backend == BackendKind::Direct {
+        // Offline checks only (files, alias, key): nothing connects.
+        let prepared = db::direct::wallet::prepare(&loaded.config.database.direct)
+            .context("the direct backend's preflight failed")?;
+        println!("\n# direct backend preflight OK (no connection attempted):");
+        for line in prepared.preflight.to_string().lines() {
+            println!("#   {line}");
+        }
+    }
     Ok(())
 }
