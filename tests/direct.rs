@@ -483,6 +483,54 @@ fn database_password_secret_errors_name_the_key() {
     );
 }
 
+#[test]
+fn check_config_prints_the_resolved_target_without_secrets() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("direct.toml");
+    let write = |dsn: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[database]\nbackend = \"direct\"\n[database.direct]\nwallet_dir = {:?}\nwallet_password = {{ env = \"DIRECT_TEST_WALLET_PW\" }}\ndsn = \"{dsn}\"\nuser = \"MCP_RO\"\npassword = \"inline-db-secret\"\n",
+                fixtures().join("wallet-mtls")
+            ),
+        )
+        .expect("write");
+    };
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_adb-mcp"))
+            .args(["--config", cfg.to_str().expect("utf8"), "check-config"])
+            .env("DIRECT_TEST_WALLET_PW", FIXTURE_WALLET_PASSWORD)
+            .current_dir(dir.path())
+            .output()
+            .expect("run adb-mcp")
+    };
+    write("mydb_tp");
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("target:   tcps://adb.eu-frankfurt-1.oraclecloud.com:1522 service g0a16906b023bfa_mydb_tp.adb.oraclecloud.com"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("mutual TLS"), "{stdout}");
+    for secret in ["inline-db-secret", FIXTURE_WALLET_PASSWORD] {
+        assert!(!stdout.contains(secret), "{stdout}");
+    }
+    write("mydb_tpp");
+    let out = run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("alias `mydb_tpp` is not in") && stderr.contains("did you mean"),
+        "{stderr}"
+    );
+}
+
 // --------------------------------------------------------------- loopback
 
 /// Bound on everything a loopback helper waits for.
@@ -1325,7 +1373,7 @@ async fn live_session_identity_read_only_and_types() {
         "SELECT 42 i, 19.99 d, 1/3 third, CAST(9007199254740993 AS NUMBER) big, TO_BINARY_DOUBLE(0.1) bd, \
          DATE '2024-02-29' dt, TIMESTAMP '2024-02-29 13:05:09.12' ts, \
          TIMESTAMP '2024-02-29 13:05:09 +02:00' tstz, INTERVAL '1 02:03:04.5' DAY TO SECOND ids, \
-         INTERVAL '1-2' YEAR TO MONTH iym, HEXTORAW('DEADBEEF') r, TO_CLOB(RPAD('x', 5000, 'x')) c, ROWIDTOCHAR(rowid) rid \
+         INTERVAL '1-2' YEAR TO MONTH iym, HEXTORAW('DEADBEEF') r, RPAD(TO_CLOB('x'), 5000, 'x') c, ROWIDTOCHAR(rowid) rid \
          FROM dual",
     )
     .await

@@ -373,13 +373,16 @@ impl Inner {
             self.checkin(conn);
             return Err(DbError::Timeout(job.limit_secs));
         }
+        let call_timeout = self.settings.call_timeout.min(remaining);
+        // A driver timeout reports the limit that actually fired.
+        let timeout_secs = call_timeout.as_secs() + u64::from(call_timeout.subsec_nanos() > 0);
         let setup = conn
-            .set_call_timeout(Some(self.settings.call_timeout.min(remaining)))
+            .set_call_timeout(Some(call_timeout))
             .and_then(|()| conn.set_client_identifier(&job.client_id))
             .and_then(|()| conn.set_module(MODULE))
             .and_then(|()| conn.set_action(&job.action));
         if let Err(e) = setup {
-            return Err(self.map_call_error(&e, job));
+            return Err(map_call_error(&e, timeout_secs));
         }
         let result = work(&conn, control, job);
         let keep = match &result {
@@ -413,7 +416,7 @@ impl Inner {
                         if !keep {
                             tracing::warn!(error = %e, "direct backend: discarding a broken connection");
                         }
-                        self.map_call_error(&e, job)
+                        map_call_error(&e, timeout_secs)
                     }
                 };
                 if keep {
@@ -528,10 +531,6 @@ impl Inner {
             &self.user,
             self.settings.connect_timeout,
         )
-    }
-
-    fn map_call_error(&self, e: &oracledb::Error, job: &Job) -> DbError {
-        map_call_error(e, job.limit_secs)
     }
 }
 
