@@ -184,6 +184,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// Dropping a runtime waits for every blocking task; a database driver call
+/// that cannot be interrupted (the direct backend's TLS handshake has no
+/// read timeout) must not keep the process alive after shutdown.
+fn finish_runtime(rt: tokio::runtime::Runtime) {
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+}
+
 /// Opens the configured backend, creating the demo database on first use.
 pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
     match config.database.backend {
@@ -228,7 +235,7 @@ pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
             tracing::info!(
                 dsn = %p.source,
                 target = %p.target,
-                wallet = %p.wallet,
+                wallet = %p.wallet_summary(),
                 user = config.database.direct.user.as_deref().unwrap_or_default(),
                 "direct backend: preflight OK"
             );
@@ -258,7 +265,7 @@ pub fn tool_scopes(config: &Config) -> std::collections::HashMap<String, Vec<Str
 fn serve(loaded: Loaded) -> Result<()> {
     let config = loaded.config;
     let rt = runtime()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let auth = http::AuthRuntime::start(&config).await?;
         let backend = open_backend(&config)?;
         let state = ServerState::new(backend, config.query.clone(), tool_scopes(&config));
@@ -278,13 +285,15 @@ fn serve(loaded: Loaded) -> Result<()> {
         server.run(http::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
-    })
+    });
+    finish_runtime(rt);
+    result
 }
 
 fn stdio(loaded: Loaded) -> Result<()> {
     let config = loaded.config;
     let rt = runtime()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let backend = open_backend(&config)?;
         // stdio is a local, single-user channel: no tokens, no tool scopes.
         let state = ServerState::new(backend, config.query.clone(), Default::default());
@@ -297,7 +306,9 @@ fn stdio(loaded: Loaded) -> Result<()> {
             .await
             .context("MCP stdio session failed")?;
         Ok(())
-    })
+    });
+    finish_runtime(rt);
+    result
 }
 
 fn demo_db(config: &Config, args: &DemoDbArgs) -> Result<()> {

@@ -198,13 +198,21 @@ impl DirectBackend {
                 };
                 let worker = Arc::clone(&inner);
                 let started = Instant::now();
-                let joined = tokio::task::spawn_blocking(move || {
+                let task = tokio::task::spawn_blocking(move || {
                     let _permit = permit;
                     let conn = worker.connect()?;
                     worker.checkin(conn);
                     Ok::<(), DbError>(())
-                })
-                .await;
+                });
+                let wait = inner.settings.connect_timeout;
+                let Ok(joined) = tokio::time::timeout(wait, task).await else {
+                    tracing::warn!(
+                        target = %inner.preflight.target.endpoint(),
+                        "direct backend: no session within {} s; still trying in the background, /readyz reports unavailable until then",
+                        wait.as_secs()
+                    );
+                    break;
+                };
                 match joined {
                     Ok(Ok(())) if n == 0 => tracing::info!(
                         target = %inner.preflight.target.endpoint(),

@@ -180,15 +180,24 @@ pub struct Preflight {
     pub warnings: Vec<String>,
 }
 
+impl Preflight {
+    /// What TLS material is used, in one phrase.
+    pub fn wallet_summary(&self) -> String {
+        if !self.target.uses_tls() {
+            return "none: plain TCP, no TLS".into();
+        }
+        match &self.wallet_dir {
+            Some(dir) => format!("{} — {}", dir.display(), self.wallet),
+            None => self.wallet.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Preflight {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "dsn:      {}", self.source)?;
         writeln!(f, "target:   {}", self.target)?;
-        if let Some(dir) = &self.wallet_dir {
-            writeln!(f, "wallet:   {} — {}", dir.display(), self.wallet)?;
-        } else {
-            writeln!(f, "wallet:   {}", self.wallet)?;
-        }
+        writeln!(f, "wallet:   {}", self.wallet_summary())?;
         if self.target.uses_tls() {
             writeln!(
                 f,
