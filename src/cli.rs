@@ -255,6 +255,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// Dropping a runtime waits for every blocking task; a database driver call
+/// that cannot be interrupted (the direct backend's TLS handshake has no
+/// read timeout) must not keep the process alive after shutdown.
+fn finish_runtime(rt: tokio::runtime::Runtime) {
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+}
+
 /// Opens the configured backend, creating the demo database on first use.
 pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
     match config.database.backend {
@@ -309,7 +316,23 @@ pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
             );
             Ok(Arc::new(backend))
         }
-        other => anyhow::bail!("database.backend {other:?} is not available in this build"),
+        BackendKind::Direct => {
+            let backend = db::direct::DirectBackend::open(&config.database.direct)
+                .context("the direct backend's preflight failed")?;
+            let p = backend.preflight();
+            tracing::info!(
+                dsn = %p.source,
+                target = %p.target,
+                wallet = %p.wallet_summary(),
+                user = config.database.direct.user.as_deref().unwrap_or_default(),
+                "direct backend: preflight OK"
+            );
+            for w in &p.warnings {
+                tracing::warn!("direct backend: {w}");
+            }
+            backend.start();
+            Ok(Arc::new(backend))
+        }
     }
 }
 
@@ -355,7 +378,7 @@ pub fn tool_scopes(config: &Config) -> std::collections::HashMap<String, Vec<Str
 fn serve(loaded: Loaded) -> Result<()> {
     let config = loaded.config;
     let rt = runtime()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let observer = Observer::from_config(&config, false)?;
         let auth = http::AuthRuntime::start(&config).await?;
         let backend = open_backend(&config)?;
@@ -386,13 +409,15 @@ fn serve(loaded: Loaded) -> Result<()> {
         observer.flush();
         tracing::info!("stopped");
         Ok(())
-    })
+    });
+    finish_runtime(rt);
+    result
 }
 
 fn stdio(loaded: Loaded) -> Result<()> {
     let config = loaded.config;
     let rt = runtime()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let observer = Observer::from_config(&config, true)?;
         let backend = open_backend(&config)?;
         // stdio is a local, single-user channel: no tokens, no tool scopes.
@@ -416,7 +441,9 @@ fn stdio(loaded: Loaded) -> Result<()> {
         observer.flush();
         ended.context("MCP stdio session failed")?;
         Ok(())
-    })
+    });
+    finish_runtime(rt);
+    result
 }
 
 fn demo_db(config: &Config, args: &DemoDbArgs) -> Result<()> {
@@ -468,5 +495,14 @@ fn check_config(loaded: &Loaded) -> Result<()> {
         println!("# WARNING: {w}");
     }
     print!("{}", loaded.config.to_redacted_toml());
+    if loaded.config.database.backend == BackendKind::Direct {
+        // Offline checks only (files, alias, key): nothing connects.
+        let prepared = db::direct::wallet::prepare(&loaded.config.database.direct)
+            .context("the direct backend's preflight failed")?;
+        println!("\n# direct backend preflight OK (no connection attempted):");
+        for line in prepared.preflight.to_string().lines() {
+            println!("#   {line}");
+        }
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! unchecked SQL by mistake.
 
 pub mod demo;
+pub mod direct;
 pub mod guard;
 pub mod oracle;
 pub mod ords;
