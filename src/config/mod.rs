@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
     pub session_idle_timeout_secs: u64,
+    /// Peers (IPs or CIDR networks) whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<String>,
     pub tls: tls::TlsConfig,
 }
 
@@ -76,6 +78,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 300,
             shutdown_grace_secs: 20,
             session_idle_timeout_secs: 300,
+            trusted_proxies: Vec::new(),
             tls: tls::TlsConfig::default(),
         }
     }
@@ -322,6 +325,12 @@ impl Config {
             .merge(
                 Env::prefixed(ENV_PREFIX)
                     .ignore(&["config", "log"])
+                    // An empty variable counts as unset: launchers such as
+                    // Claude Desktop's bundle host set every mapped variable,
+                    // even for settings the user left blank.
+                    .filter(|key| {
+                        std::env::var_os(format!("{ENV_PREFIX}{key}")).is_none_or(|v| !v.is_empty())
+                    })
                     .split("__"),
             )
             .merge(cli);
@@ -389,6 +398,8 @@ impl Config {
                 ));
             }
         }
+        tls::parse_trusted_proxies(&server.trusted_proxies)
+            .map_err(|m| fail("server.trusted_proxies", m))?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(fail(
                 "log.level",
@@ -584,6 +595,12 @@ impl Config {
 
     fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        let t = &self.server.tls;
+        if !t.enabled && (t.cert_file.is_some() || t.key_file.is_some()) {
+            out.push(
+                "[server.tls] names certificate files but server.tls.enabled is false: serving plain HTTP".into(),
+            );
+        }
         let a = &self.auth;
         if !a.enabled && (a.resource.is_some() || !a.providers.is_empty()) {
             out.push(
