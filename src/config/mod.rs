@@ -325,12 +325,7 @@ impl Config {
             .merge(
                 Env::prefixed(ENV_PREFIX)
                     .ignore(&["config", "log"])
-                    // An empty variable counts as unset: launchers such as
-                    // Claude Desktop's bundle host set every mapped variable,
-                    // even for settings the user left blank.
-                    .filter(|key| {
-                        std::env::var_os(format!("{ENV_PREFIX}{key}")).is_none_or(|v| !v.is_empty())
-                    })
+                    .filter(|key| !env_is_blank(&format!("{ENV_PREFIX}{key}")))
                     .split("__"),
             )
             .merge(cli);
@@ -613,6 +608,34 @@ impl Config {
     /// The effective configuration as TOML, secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+/// Whether an `ADB_MCP_*` variable counts as unset: empty, or a secret
+/// reference `{ env = "X" }` to a variable X that is set but empty. Launchers
+/// such as Claude Desktop's bundle host set every variable they map, also
+/// for settings the user left blank. (A reference to an *unset* variable
+/// still counts, so that forgetting to export it is reported by name.)
+fn env_is_blank(name: &str) -> bool {
+    let Some(value) = std::env::var_os(name) else {
+        return false;
+    };
+    if value.is_empty() {
+        return true;
+    }
+    let Some(text) = value.to_str() else {
+        return false;
+    };
+    let Ok(parsed) = toml::from_str::<toml::Table>(&format!("v = {text}")) else {
+        return false;
+    };
+    match parsed.get("v").and_then(toml::Value::as_table) {
+        Some(table) if table.len() == 1 => table
+            .get("env")
+            .and_then(toml::Value::as_str)
+            .and_then(std::env::var_os)
+            .is_some_and(|target| target.is_empty()),
+        _ => false,
     }
 }
 
