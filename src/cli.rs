@@ -391,11 +391,14 @@ fn serve(loaded: Loaded) -> Result<()> {
         let _reloader = start_tools(&config, &state)?;
         let server = Server::bind(&config, state, auth.as_ref())
             .await
-            .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+            .with_context(|| format!("cannot start the server on {}", config.server.bind))?;
         let addr = server.local_addr()?;
+        if let Some(redirect) = server.redirect_addr() {
+            tracing::info!(addr = %redirect, "redirecting HTTP to HTTPS (and serving ACME challenges)");
+        }
         tracing::info!(
             addr = %addr,
-            url = %format!("http://{addr}{}", http::MCP_PATH),
+            url = %format!("{}://{addr}{}", server.scheme(), http::MCP_PATH),
             session_mode = ?config.server.session_mode,
             auth = if auth.is_some() { "oauth" } else { "off (loopback only)" },
             config = %config::describe_source(loaded.file.as_deref()),

@@ -860,13 +860,7 @@ async fn mcp_server_on_direct_backend_reports_unreachable_database() {
     let r = common::call(&client, "run_query", json!({"sql": "SELECT 1 FROM dual"})).await;
     assert!(common::is_error(&r));
     let text = common::text_of(&r);
-    // Until the shared Oracle module (src/db/oracle, another branch) is
-    // merged, binding fails before any connection is tried.
-    if text.contains("oracle::bind_params: not built yet") {
-        eprintln!("note: src/db/oracle not merged yet; the tool error is its placeholder");
-    } else {
-        assert!(text.contains("refused the connection"), "{text}");
-    }
+    assert!(text.contains("refused the connection"), "{text}");
     let ready = reqwest::get(format!("http://{}/readyz", server.addr))
         .await
         .expect("readyz");

@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
     pub session_idle_timeout_secs: u64,
+    /// Peers (IPs or CIDR networks) whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<String>,
     pub tls: tls::TlsConfig,
 }
 
@@ -76,6 +78,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 300,
             shutdown_grace_secs: 20,
             session_idle_timeout_secs: 300,
+            trusted_proxies: Vec::new(),
             tls: tls::TlsConfig::default(),
         }
     }
@@ -322,6 +325,7 @@ impl Config {
             .merge(
                 Env::prefixed(ENV_PREFIX)
                     .ignore(&["config", "log"])
+                    .filter(|key| !env_is_blank(&format!("{ENV_PREFIX}{key}")))
                     .split("__"),
             )
             .merge(cli);
@@ -389,6 +393,8 @@ impl Config {
                 ));
             }
         }
+        tls::parse_trusted_proxies(&server.trusted_proxies)
+            .map_err(|m| fail("server.trusted_proxies", m))?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(fail(
                 "log.level",
@@ -596,6 +602,12 @@ impl Config {
 
     fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        let t = &self.server.tls;
+        if !t.enabled && (t.cert_file.is_some() || t.key_file.is_some()) {
+            out.push(
+                "[server.tls] names certificate files but server.tls.enabled is false: serving plain HTTP".into(),
+            );
+        }
         let a = &self.auth;
         if !a.enabled && (a.resource.is_some() || !a.providers.is_empty()) {
             out.push(
@@ -608,6 +620,34 @@ impl Config {
     /// The effective configuration as TOML, secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+/// Whether an `ADB_MCP_*` variable counts as unset: empty, or a secret
+/// reference `{ env = "X" }` to a variable X that is set but empty. Launchers
+/// such as Claude Desktop's bundle host set every variable they map, also
+/// for settings the user left blank. (A reference to an *unset* variable
+/// still counts, so that forgetting to export it is reported by name.)
+fn env_is_blank(name: &str) -> bool {
+    let Some(value) = std::env::var_os(name) else {
+        return false;
+    };
+    if value.is_empty() {
+        return true;
+    }
+    let Some(text) = value.to_str() else {
+        return false;
+    };
+    let Ok(parsed) = toml::from_str::<toml::Table>(&format!("v = {text}")) else {
+        return false;
+    };
+    match parsed.get("v").and_then(toml::Value::as_table) {
+        Some(table) if table.len() == 1 => table
+            .get("env")
+            .and_then(toml::Value::as_str)
+            .and_then(std::env::var_os)
+            .is_some_and(|target| target.is_empty()),
+        _ => false,
     }
 }
 

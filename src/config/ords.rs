@@ -63,6 +63,12 @@ pub struct OrdsConfig {
     pub allow_insecure_http: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<OrdsAuth>,
+    /// Shorthand for `[database.ords.auth] method = "basic"`, flat so that
+    /// one environment variable per value works (the Claude Desktop bundle).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
 }
 
 impl Default for OrdsConfig {
@@ -83,6 +89,8 @@ impl Default for OrdsConfig {
             token_refresh_skew_secs: 60,
             allow_insecure_http: false,
             auth: None,
+            user: None,
+            password: None,
         }
     }
 }
@@ -106,6 +114,19 @@ pub enum OrdsAuth {
 }
 
 impl OrdsConfig {
+    /// The credentials to use: `[database.ords.auth]`, or Basic from the
+    /// flat `user`/`password` shorthand.
+    pub fn effective_auth(&self) -> Option<OrdsAuth> {
+        match (&self.auth, &self.user, &self.password) {
+            (Some(auth), _, _) => Some(auth.clone()),
+            (None, Some(user), Some(password)) => Some(OrdsAuth::Basic {
+                username: user.clone(),
+                password: password.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// Checks this section alone; keys in errors are relative to it.
     pub fn validate(&self) -> Result<(), FieldError> {
         let base = self.base_url.as_deref().ok_or_else(|| {
@@ -139,7 +160,34 @@ impl OrdsConfig {
                 format!("`{alias}` is not a schema alias (letters, digits, _ - $ # . only)"),
             ));
         }
-        match &self.auth {
+        if self.auth.is_some() && (self.user.is_some() || self.password.is_some()) {
+            return Err(FieldError::new(
+                if self.user.is_some() {
+                    "user"
+                } else {
+                    "password"
+                },
+                "user and password are a shorthand for [database.ords.auth] method = \"basic\"; set one or the other, not both",
+            ));
+        }
+        if self.user.is_some() != self.password.is_some() {
+            return Err(FieldError::new(
+                if self.user.is_some() {
+                    "password"
+                } else {
+                    "user"
+                },
+                "user and password go together (Basic authentication to ORDS)",
+            ));
+        }
+        let shorthand = self.user.is_some();
+        match &self.effective_auth() {
+            Some(OrdsAuth::Basic { username, password }) if shorthand => {
+                if username.trim().is_empty() {
+                    return Err(FieldError::new("user", "must not be empty"));
+                }
+                resolve("password", password)?;
+            }
             None => {
                 return Err(FieldError::new(
                     "auth",
@@ -306,6 +354,25 @@ mod tests {
 
     fn key_of(c: &OrdsConfig) -> String {
         c.validate().expect_err("must fail").key
+    }
+
+    #[test]
+    fn user_and_password_are_a_basic_shorthand() {
+        let mut c = valid();
+        c.auth = None;
+        c.user = Some("APP_RO".into());
+        c.password = Some(Secret::Inline("pw".into()));
+        assert!(c.validate().is_ok());
+        assert!(matches!(
+            c.effective_auth(),
+            Some(OrdsAuth::Basic { username, .. }) if username == "APP_RO"
+        ));
+        c.password = None;
+        assert_eq!(key_of(&c), "password");
+        c = valid();
+        c.user = Some("APP_RO".into());
+        c.password = Some(Secret::Inline("pw".into()));
+        assert_eq!(key_of(&c), "user", "both forms at once are ambiguous");
     }
 
     #[test]

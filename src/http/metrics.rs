@@ -7,7 +7,6 @@
 //! address whose request carries no proxy header — so a reverse proxy on
 //! the same host does not publish it by accident.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -148,8 +147,8 @@ async fn serve_metrics(State(endpoint): State<Arc<MetricsEndpoint>>, req: Reques
         Access::Loopback => {
             let loopback = req
                 .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .is_some_and(|c| c.0.ip().is_loopback());
+                .get::<ConnectInfo<super::forwarded::Peer>>()
+                .is_some_and(|c| c.0.addr.ip().is_loopback());
             if !loopback || proxied(req.headers()) {
                 return refuse(
                     StatusCode::FORBIDDEN,

@@ -28,8 +28,11 @@ use crate::config::{Config, SessionMode, resource_parts};
 use crate::mcp::{McpServer, ServerState};
 
 pub mod auth;
+pub mod forwarded;
 pub mod limits;
 pub mod metrics;
+pub mod redirect;
+pub mod tls;
 pub mod well_known;
 
 /// The OAuth resource-server pieces, present when `auth.enabled`.
@@ -244,6 +247,12 @@ pub fn router(
             metrics::observe_http,
         ))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(forwarded::TrustedProxies::from_config(
+                &server.trusted_proxies,
+            )),
+            forwarded::client_info,
+        ))
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -292,11 +301,16 @@ async fn normalize_accept(mut req: Request, next: Next) -> Response {
 }
 
 /// One log line per request. Only the path is logged, never the query
-/// string or headers, so a misplaced token cannot reach the log.
+/// string or headers, so a misplaced token cannot reach the log. The client
+/// address is the TCP peer, or the one a trusted proxy forwarded.
 async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let (client, scheme) = match req.extensions().get::<forwarded::ClientInfo>() {
+        Some(c) => (c.ip, c.scheme),
+        None => (None, "http"),
+    };
     let response = next.run(req).await;
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     tracing::info!(
@@ -304,6 +318,8 @@ async fn log_request(req: Request, next: Next) -> Response {
         path,
         status = response.status().as_u16(),
         duration_us = micros,
+        client = client.map(tracing::field::display),
+        scheme,
         "http request"
     );
     response
@@ -316,6 +332,9 @@ pub struct Server {
     state: Arc<ServerState>,
     sessions: CancellationToken,
     grace: Duration,
+    tls: Option<tls::TlsRuntime>,
+    /// The plain-HTTP redirect/ACME listener next to HTTPS.
+    redirect: Option<(TcpListener, Router)>,
 }
 
 impl Server {
@@ -328,7 +347,43 @@ impl Server {
             .server
             .bind_addr()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        let tls_config = &config.server.tls;
+        // Certificate problems are reported before any port is taken.
+        let tls = if tls_config.enabled {
+            Some(tls::TlsRuntime::new(tls_config).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+            })?)
+        } else {
+            None
+        };
         let listener = TcpListener::bind(addr).await?;
+        let redirect = match (&tls, &tls_config.http_redirect_bind) {
+            (Some(_), Some(bind)) => {
+                let redirect_addr: SocketAddr = bind.parse().map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "server.tls.http_redirect_bind: `{bind}` is not an IP:port address"
+                        ),
+                    )
+                })?;
+                let redirect_listener = TcpListener::bind(redirect_addr).await.map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!("server.tls.http_redirect_bind: cannot listen on {bind}: {e}"),
+                    )
+                })?;
+                let https_port = tls_config
+                    .redirect_https_port
+                    .unwrap_or(listener.local_addr()?.port());
+                let trusted = Arc::new(forwarded::TrustedProxies::from_config(
+                    &config.server.trusted_proxies,
+                ));
+                let app = redirect::router(https_port, tls_config.acme_webroot.clone(), trusted);
+                Some((redirect_listener, app))
+            }
+            _ => None,
+        };
         let sessions = CancellationToken::new();
         let router = router(config, Arc::clone(&state), sessions.clone(), auth);
         Ok(Self {
@@ -337,11 +392,30 @@ impl Server {
             state,
             sessions,
             grace: config.server.shutdown_grace(),
+            tls,
+            redirect,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// `https` when this server terminates TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The address of the HTTP redirect/ACME listener, when configured.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// The certificate in service and its reload state, when TLS is on.
+    pub fn tls_certificates(&self) -> Option<Arc<tls::CertStore>> {
+        self.tls.as_ref().map(|t| Arc::clone(t.store()))
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets running
@@ -356,8 +430,17 @@ impl Server {
             state,
             sessions,
             grace,
+            tls,
+            redirect,
         } = self;
         let stop_accepting = CancellationToken::new();
+        if let Some(t) = &tls {
+            t.spawn_reloader(stop_accepting.clone());
+        }
+        spawn_reload_on_hangup(
+            tls.as_ref().map(|t| Arc::clone(t.store())),
+            stop_accepting.clone(),
+        );
         let stopping = stop_accepting.clone();
         let drain_state = Arc::clone(&state);
         let drain_sessions = sessions.clone();
@@ -379,12 +462,41 @@ impl Server {
             tokio::time::sleep(RESPONSE_FLUSH).await;
             drain_sessions.cancel();
         });
-        // The peer address lets /metrics tell loopback scrapers apart.
-        let serve = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stop_accepting.cancelled().await });
+        // The peer address (`forwarded::Peer`) lets /metrics tell loopback
+        // scrapers apart and feeds the trusted-proxy logic.
+        let main_stop = stop_accepting.clone();
+        let main = async move {
+            let app = router.into_make_service_with_connect_info::<forwarded::Peer>();
+            match tls {
+                Some(t) => {
+                    axum::serve(t.listen(listener)?, app)
+                        .with_graceful_shutdown(main_stop.cancelled_owned())
+                        .await
+                }
+                None => {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(main_stop.cancelled_owned())
+                        .await
+                }
+            }
+        };
+        let redirect = async move {
+            match redirect {
+                Some((listener, app)) => {
+                    axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<forwarded::Peer>(),
+                    )
+                    .with_graceful_shutdown(stop_accepting.cancelled_owned())
+                    .await
+                }
+                None => Ok(()),
+            }
+        };
+        let serve = async move {
+            let (main, redirect) = tokio::join!(main, redirect);
+            main.and(redirect)
+        };
         let sessions_closed = sessions.clone();
         tokio::select! {
             r = serve => r,
@@ -394,6 +506,42 @@ impl Server {
                 tokio::time::sleep(Duration::from_secs(2)).await;
             } => Ok(()),
         }
+    }
+}
+
+/// SIGHUP (`systemctl reload`) rereads the TLS files at once instead of at
+/// the next poll. Without TLS it is logged and otherwise ignored, so that a
+/// reload never kills the server.
+fn spawn_reload_on_hangup(store: Option<Arc<tls::CertStore>>, stop: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::debug!("cannot listen for SIGHUP; certificate reloads rely on polling");
+            return;
+        };
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    got = hangups.recv() => if got.is_none() { return },
+                }
+                match &store {
+                    Some(store) => {
+                        let store = Arc::clone(store);
+                        let result = tokio::task::spawn_blocking(move || store.reload()).await;
+                        if let Ok(Ok(false)) = result {
+                            tracing::info!("SIGHUP: TLS files unchanged");
+                        }
+                    }
+                    None => tracing::info!("SIGHUP: nothing to reload (TLS is off)"),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (store, stop);
     }
 }
 

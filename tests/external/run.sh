@@ -14,7 +14,7 @@
 # when any check failed.
 #
 # Environment knobs: EXTERNAL_CLIENT_TIMEOUT (seconds per client call, default 120),
-# EXTERNAL_ONLY (space-separated subset of: http-stateless http-stateful stdio oauth),
+# EXTERNAL_ONLY (space-separated subset of: http-stateless http-stateful stdio oauth deploy),
 # EXTERNAL_OAUTH_REQUIRED=1 (fail, rather than skip, when the binary rejects [auth]).
 set -uo pipefail
 
@@ -32,7 +32,7 @@ fi
 BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 
 CLIENT_TIMEOUT="${EXTERNAL_CLIENT_TIMEOUT:-120}"
-ONLY="${EXTERNAL_ONLY:-http-stateless http-stateful stdio oauth}"
+ONLY="${EXTERNAL_ONLY:-http-stateless http-stateful stdio oauth deploy}"
 READY_TIMEOUT=30   # seconds for a server to answer /healthz and /readyz
 STOP_TIMEOUT=10    # seconds a server gets to exit after SIGTERM
 
@@ -646,6 +646,41 @@ oauth_scenario() { # oauth_scenario LABEL
 }
 # ============================================================== OAuth (end)
 
+# ====================================================== deploy files (begin)
+# The Claude Desktop bundle and the systemd unit, checked with their official
+# tools: `mcpb validate` (npm @anthropic-ai/mcpb, pinned in package.json) on
+# manifest.json; deploy/pack-mcpb.sh packs the binary under test, the packed
+# binary is unpacked and driven by the Python SDK over stdio; and
+# tests/deploy/check-systemd-unit.sh runs `systemd-analyze verify` and
+# `security --offline` on deploy/adb-mcp.service (fetching pinned Debian
+# systemd packages when the machine has no systemd-analyze).
+deploy_scenario() {
+    echo
+    echo "==== deploy: MCPB bundle and systemd unit ===="
+    local root mcpb=("$NODE22" "$HERE/node_modules/@anthropic-ai/mcpb/dist/cli/cli.js")
+    root="$(cd "$HERE/../.." && pwd)"
+    check "mcpb validate manifest.json" "$RESULTS/mcpb-validate.log" \
+        "${mcpb[@]}" validate "$root/manifest.json"
+    local bundle="$WORK/adb-mcp.mcpb" unpacked="$WORK/mcpb-unpacked"
+    check "deploy/pack-mcpb.sh packs the binary under test" "$RESULTS/mcpb-pack.log" \
+        "$root/deploy/pack-mcpb.sh" --binary "$BIN" --out "$bundle"
+    check "mcpb unpack restores manifest and executable" "$RESULTS/mcpb-unpack.log" \
+        bash -c '"$@" && test -f "$0/manifest.json" && test -x "$0/server/adb-mcp"' \
+        "$unpacked" "${mcpb[@]}" unpack "$bundle" "$unpacked"
+    if [ -x "$unpacked/server/adb-mcp" ]; then
+        local data report="$RESULTS/python-mcpb.json" logf="$RESULTS/python-mcpb.log" rc
+        data="$(mktemp -d "$WORK/data-mcpb.XXXXXX")"
+        bounded "$PY" "$HERE/stdio_client.py" --binary "$unpacked/server/adb-mcp" --data-dir "$data" \
+            --report "$report" --timeout $((CLIENT_TIMEOUT - 10)) --stderr-log "$RESULTS/server-mcpb.log" \
+            >"$logf" 2>&1
+        rc=$?
+        python_report "python-sdk[mcpb bundle binary, stdio]" "$report" "$rc" "$logf"
+    fi
+    check "systemd-analyze verify + security on deploy/adb-mcp.service" "$RESULTS/systemd-unit.log" \
+        bash "$root/tests/deploy/check-systemd-unit.sh" "$BIN"
+}
+# ======================================================== deploy files (end)
+
 say "binary under test: $BIN"
 say "clients: inspector $("$NODE22" -p 'require(process.argv[1]).version' "$HERE/node_modules/@modelcontextprotocol/inspector/package.json"), conformance $("$NODE22" -p 'require(process.argv[1]).version' "$HERE/node_modules/@modelcontextprotocol/conformance/package.json"), python mcp $("$PY" -c 'import importlib.metadata as m; print(m.version("mcp"))'), node $("$NODE22" --version)"
 
@@ -655,7 +690,8 @@ for part in $ONLY; do
         http-stateful) http_scenario stateful ;;
         stdio) stdio_scenario ;;
         oauth) for sc in oauth-direct oauth-shim oauth-shim-rfc9207; do oauth_scenario "$sc"; done ;; # OAuth block
-        *) fail "EXTERNAL_ONLY entry '$part' is known" "use http-stateless, http-stateful, stdio or oauth" ;;
+        deploy) deploy_scenario ;; # deploy files block
+        *) fail "EXTERNAL_ONLY entry '$part' is known" "use http-stateless, http-stateful, stdio, oauth or deploy" ;;
     esac
 done
 

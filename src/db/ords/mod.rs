@@ -62,11 +62,10 @@ impl OrdsBackend {
             DbError::Unavailable("database.ords.base_url and schema_alias are required".into())
         })?;
         let auth = cfg
-            .auth
-            .as_ref()
+            .effective_auth()
             .ok_or_else(|| DbError::Unavailable("database.ords.auth is required".into()))?;
         let credentials = Credentials::new(
-            auth,
+            &auth,
             format!("{root}/oauth/token"),
             Duration::from_secs(cfg.token_refresh_skew_secs),
         )?;
