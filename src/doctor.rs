@@ -127,6 +127,8 @@ pub async fn run(loaded: &Loaded, options: Options) -> Report {
         c.warn("configuration", w.clone(), "see the warning text");
     }
     check_public_url(config, &mut c);
+    check_tls(config, &mut c);
+    check_tools(config, &mut c);
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .user_agent(concat!("adb-mcp-doctor/", env!("CARGO_PKG_VERSION")))
@@ -208,6 +210,70 @@ fn check_public_url(config: &Config, c: &mut Checks) {
                 );
             }
         }
+    }
+}
+
+fn check_tls(config: &Config, c: &mut Checks) {
+    const NAME: &str = "TLS certificate";
+    let tls = &config.server.tls;
+    if !tls.enabled {
+        return;
+    }
+    let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) else {
+        c.fail(
+            NAME,
+            "server.tls.enabled is true but cert_file or key_file is not set",
+            "point cert_file at fullchain.pem and key_file at privkey.pem",
+        );
+        return;
+    };
+    match crate::http::tls::load_certified_key(cert, key, &crate::http::tls::provider()) {
+        Ok(k) => c.pass(
+            NAME,
+            format!(
+                "{} and {} load and match ({} certificate(s) in the chain)",
+                cert.display(),
+                key.display(),
+                k.cert.len()
+            ),
+        ),
+        Err(e) => c.fail(
+            NAME,
+            e.to_string(),
+            "certbot writes fullchain.pem and privkey.pem under /etc/letsencrypt/live/<host>/; the service user must be able to read both (docs/deploy.md)",
+        ),
+    }
+}
+
+fn check_tools(config: &Config, c: &mut Checks) {
+    const NAME: &str = "tools";
+    let opts = crate::mcp::declarative::LoadOptions::from_config(config);
+    match crate::mcp::declarative::load(&opts) {
+        Ok(catalog) => {
+            let builtins: Vec<&str> = catalog.builtins.iter().map(|b| b.name()).collect();
+            c.pass(
+                NAME,
+                format!(
+                    "{} declarative tool(s) from {} file(s) in {}; built-in: {}",
+                    catalog.tools.len(),
+                    catalog.files.len(),
+                    opts.dir.display(),
+                    if builtins.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        builtins.join(", ")
+                    }
+                ),
+            );
+            for note in &catalog.notes {
+                c.warn(NAME, note.clone(), "see docs/tools.md");
+            }
+        }
+        Err(e) => c.fail(
+            NAME,
+            e.to_string(),
+            "fix the file and line named above (docs/tools.md); a running server keeps its previous tools",
+        ),
     }
 }
 
@@ -445,7 +511,14 @@ fn connector_setup(config: &Config) -> ConnectorSetup {
         .resource
         .clone()
         .filter(|_| auth.enabled)
-        .unwrap_or_else(|| format!("http://{}{MCP_PATH}", config.server.bind));
+        .unwrap_or_else(|| {
+            let scheme = if config.server.tls.enabled {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}{MCP_PATH}", config.server.bind)
+        });
     let scopes = auth
         .providers
         .first()
@@ -489,7 +562,9 @@ pub fn render_human(report: &Report, color: bool) -> String {
             Status::Fail => paint("31", "FAIL"),
             Status::Skip => paint("2", "SKIP"),
         };
-        out.push_str(&format!("{mark}  {:<22} {}\n", check.name, check.detail));
+        // Continuation lines (several tool-file problems) line up under the detail.
+        let detail = check.detail.replace('\n', &format!("\n{:29}", ""));
+        out.push_str(&format!("{mark}  {:<22} {detail}\n", check.name));
         if let Some(hint) = &check.hint
             && check.status != Status::Pass
         {

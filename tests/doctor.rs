@@ -270,6 +270,54 @@ async fn each_broken_part_fails_with_a_fix() {
         "{t}"
     );
 
+    // A broken tools file names its file and line; a TLS key that is not a
+    // key names its file. Both are independent of the other checks.
+    let tools = dir.path().join("tools");
+    std::fs::create_dir_all(&tools).expect("tools dir");
+    std::fs::write(
+        tools.join("bad.toml"),
+        "[[tool]]\nname = \"oops\"\ndescription = \"x\"\nsql = \"DELETE FROM orders\"\n",
+    )
+    .expect("tool file");
+    std::fs::write(dir.path().join("cert.pem"), "not a certificate").expect("cert");
+    std::fs::write(dir.path().join("key.pem"), "not a key").expect("key");
+    let text = config_text(&base, &db).replace(
+        "[server]\nbind = \"127.0.0.1:8080\"\n",
+        "[server]\nbind = \"127.0.0.1:8443\"\n\n[server.tls]\nenabled = true\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n\n[tools]\ndir = \"tools\"\n",
+    );
+    assert!(text.contains("[server.tls]"), "{text}");
+    std::fs::write(dir.path().join("adb-mcp.toml"), text).expect("config");
+    let report = json_report(&doctor(dir.path(), &["--json"]).await);
+    assert_eq!(report["ok"], false);
+    let config = check(&report, "configuration");
+    if config["status"] == "fail" {
+        // Validation may already refuse unreadable TLS files: then the
+        // failure must name the key.
+        assert!(
+            config["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("server.tls"),
+            "{config}"
+        );
+    } else {
+        let tls = check(&report, "TLS certificate");
+        assert_eq!(tls["status"], "fail", "{report:#}");
+        assert!(
+            tls["detail"].as_str().unwrap_or("").contains("cert.pem"),
+            "{tls}"
+        );
+        let t = check(&report, "tools");
+        assert_eq!(t["status"], "fail", "{report:#}");
+        let detail = t["detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains("bad.toml:") && detail.contains("oops"),
+            "{t}"
+        );
+        assert_eq!(check(&report, "database")["status"], "pass");
+    }
+    std::fs::remove_dir_all(&tools).expect("clean tools");
+
     // A configuration that does not load is a failed check, not a crash.
     std::fs::write(
         dir.path().join("adb-mcp.toml"),
