@@ -193,7 +193,12 @@ pub fn run() -> Result<()> {
         }
         (Err(e), _) => return Err(e.into()),
     };
-    crate::telemetry::init(&loaded.config.log);
+    // Only the serving commands export traces.
+    let serving = matches!(
+        cli.command,
+        None | Some(Command::Serve(_)) | Some(Command::Stdio(_))
+    );
+    crate::telemetry::init(&loaded.config.log, serving.then_some(&loaded.config.otel))?;
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
@@ -410,6 +415,7 @@ fn serve(loaded: Loaded) -> Result<()> {
         }
         server.run(http::shutdown_signal()).await?;
         observer.flush();
+        crate::telemetry::shutdown();
         tracing::info!("stopped");
         Ok(())
     });
@@ -442,6 +448,7 @@ fn stdio(loaded: Loaded) -> Result<()> {
             .context("MCP stdio handshake failed")?;
         let ended = service.waiting().await;
         observer.flush();
+        crate::telemetry::shutdown();
         ended.context("MCP stdio session failed")?;
         Ok(())
     });

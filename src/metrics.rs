@@ -473,9 +473,11 @@ impl Metrics {
     ) -> Result<T, DbError> {
         let _running = InFlight::enter(&self.backend_in_flight);
         let started = Instant::now();
-        let out = fut.await;
+        let span = crate::telemetry::backend_span(op.label());
+        let out = tracing::Instrument::instrument(fut, span.clone()).await;
         self.backend_latency[op as usize].observe(started.elapsed());
         if let Err(e) = &out {
+            crate::telemetry::record_backend_error(&span, e.code());
             let mut errors = self
                 .backend_errors
                 .lock()

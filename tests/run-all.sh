@@ -15,6 +15,8 @@ cargo clippy --all-targets --locked -- -D warnings
 
 step "cargo test (unit and integration tests)"
 cargo test --locked
+# OTLP trace export is behind a feature; its test needs it on.
+cargo test --locked --features otel --test otel
 
 # The external clients test behaviour, not speed: they use the debug binary
 # `cargo test` just built (a fat-LTO release build takes minutes).

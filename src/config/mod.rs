@@ -38,6 +38,7 @@ pub struct Config {
     pub limits: ops::LimitsConfig,
     pub metrics: ops::MetricsConfig,
     pub audit: ops::AuditConfig,
+    pub otel: ops::OtelConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -434,12 +435,13 @@ impl Config {
         }
         // Each section checks itself and names the failing key relative to
         // its own table; only the selected backend's section must be complete.
-        let sections: [(&str, Result<(), FieldError>); 6] = [
+        let sections: [(&str, Result<(), FieldError>); 7] = [
             ("server.tls", self.server.tls.validate()),
             ("tools", self.tools.validate()),
             ("limits", self.limits.validate()),
             ("metrics", self.metrics.validate()),
             ("audit", self.audit.validate()),
+            ("otel", self.otel.validate()),
             (
                 match self.database.backend {
                     BackendKind::Ords => "database.ords",

@@ -1,6 +1,9 @@
-//! `[limits]`, `[metrics]` and `[audit]`: running the server in production.
+//! `[limits]`, `[metrics]`, `[audit]` and `[otel]`: running the server in
+//! production.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -183,6 +186,106 @@ impl AuditConfig {
     }
 }
 
+/// OpenTelemetry trace export over OTLP/HTTP (protobuf). Needs a binary
+/// built with `--features otel`; spans carry tool names, outcomes and
+/// routes, never SQL text, arguments, tokens or subjects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtelConfig {
+    pub enabled: bool,
+    /// The collector's traces URL (OTLP/HTTP), path included.
+    pub endpoint: String,
+    /// `service.name` of the exported resource.
+    pub service_name: String,
+    /// Fraction of traces kept (0.0 ..= 1.0).
+    pub sample_ratio: f64,
+    /// Extra request headers (e.g. a vendor API key); values are secrets.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Secret>,
+    /// Seconds one export request may take before it is abandoned.
+    pub export_timeout_secs: u64,
+}
+
+impl Default for OtelConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            endpoint: "http://127.0.0.1:4318/v1/traces".into(),
+            service_name: "adb-mcp".into(),
+            sample_ratio: 1.0,
+            headers: BTreeMap::new(),
+            export_timeout_secs: 10,
+        }
+    }
+}
+
+impl OtelConfig {
+    /// Checks this section alone; keys in errors are relative to it.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if !cfg!(feature = "otel") {
+            return Err(FieldError::new(
+                "enabled",
+                "is true but this adb-mcp was built without OpenTelemetry support: \
+                 rebuild with `cargo build --release --features otel`, or set it to false",
+            ));
+        }
+        match url::Url::parse(&self.endpoint) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            Ok(_) => {
+                return Err(FieldError::new(
+                    "endpoint",
+                    format!("`{}` must be an http:// or https:// URL", self.endpoint),
+                ));
+            }
+            Err(e) => {
+                return Err(FieldError::new(
+                    "endpoint",
+                    format!("`{}` is not a URL: {e}", self.endpoint),
+                ));
+            }
+        }
+        if self.service_name.trim().is_empty() {
+            return Err(FieldError::new("service_name", "must not be empty"));
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            return Err(FieldError::new(
+                "sample_ratio",
+                format!("{} is out of range (0.0 ..= 1.0)", self.sample_ratio),
+            ));
+        }
+        if !(1..=300).contains(&self.export_timeout_secs) {
+            return Err(FieldError::new(
+                "export_timeout_secs",
+                format!("{} is out of range (1 ..= 300)", self.export_timeout_secs),
+            ));
+        }
+        for (name, value) in &self.headers {
+            let key = format!("headers.{name}");
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(FieldError::new(key, "is not a valid HTTP header name"));
+            }
+            let v = value
+                .resolve()
+                .map_err(|e| FieldError::new(key.clone(), e.to_string()))?;
+            if http::HeaderValue::from_str(&v).is_err() {
+                // The value is a secret: say what is wrong, not what it is.
+                return Err(FieldError::new(
+                    key,
+                    "holds characters not allowed in an HTTP header value",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn export_timeout(&self) -> Duration {
+        Duration::from_secs(self.export_timeout_secs)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +295,47 @@ mod tests {
         LimitsConfig::default().validate().expect("limits");
         MetricsConfig::default().validate().expect("metrics");
         AuditConfig::default().validate().expect("audit");
+        OtelConfig::default().validate().expect("otel");
+    }
+
+    /// A config that turns export on must not start a binary that cannot
+    /// export: the error names the key and the build flag.
+    #[cfg(not(feature = "otel"))]
+    #[test]
+    fn otel_enabled_without_the_feature_is_refused() {
+        let o = OtelConfig {
+            enabled: true,
+            ..OtelConfig::default()
+        };
+        let err = o.validate().expect_err("feature off");
+        assert_eq!(err.key, "enabled");
+        assert!(err.message.contains("--features otel"), "{}", err.message);
+    }
+
+    #[cfg(feature = "otel")]
+    #[test]
+    fn otel_bad_values_name_their_key() {
+        let base = OtelConfig {
+            enabled: true,
+            ..OtelConfig::default()
+        };
+        base.validate().expect("enabled defaults");
+        let o = OtelConfig {
+            sample_ratio: 1.5,
+            ..base.clone()
+        };
+        assert_eq!(o.validate().expect_err("ratio").key, "sample_ratio");
+        let o = OtelConfig {
+            endpoint: "ftp://x/v1/traces".into(),
+            ..base.clone()
+        };
+        assert_eq!(o.validate().expect_err("endpoint").key, "endpoint");
+        let mut o = base;
+        o.headers
+            .insert("x-key".into(), Secret::Inline("bad\nvalue".into()));
+        let err = o.validate().expect_err("header");
+        assert_eq!(err.key, "headers.x-key");
+        assert!(!err.message.contains("bad"), "{}", err.message);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::config::ops::MetricsConfig;
 use crate::mcp::ServerState;
@@ -36,7 +37,9 @@ pub async fn observe_http(
     let _running = metrics.http_started();
     let started = Instant::now();
     let session = req.headers().get("mcp-session-id").cloned();
-    let mut response = next.run(req).await;
+    let span = crate::telemetry::http_span(req.method(), route.label());
+    let mut response = next.run(req).instrument(span.clone()).await;
+    crate::telemetry::record_http_status(&span, response.status().as_u16());
     metrics.http_finished(route, response.status().as_u16(), started.elapsed());
     if let Some(AuthFailure(reason)) = response.extensions_mut().remove::<AuthFailure>() {
         metrics.auth_failure(reason);

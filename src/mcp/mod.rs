@@ -18,6 +18,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::auth::Principal;
 use crate::config::QueryConfig;
@@ -305,11 +306,14 @@ impl McpServer {
         context: &RequestContext<RoleServer>,
         code: &'static str,
     ) {
+        let known_tool = self.state.has_tool(&request.name);
+        let span = crate::telemetry::tool_span(if known_tool { &request.name } else { "unknown" });
+        crate::telemetry::record_call(&span, Outcome::Refused, Some(code), 0);
         let principal = principal_of(context);
         let audited = self.state.observer.audits();
         self.state.observe_call(&CallRecord {
             tool: &request.name,
-            known_tool: self.state.has_tool(&request.name),
+            known_tool,
             principal: &principal,
             arguments: request.arguments.as_ref().filter(|_| audited),
             redact: &[],
@@ -405,25 +409,33 @@ impl ServerHandler for McpServer {
         );
         let args = request.arguments.unwrap_or_default();
         let audited = self.state.observer.audits().then(|| args.clone());
+        let span = crate::telemetry::tool_span(&entry.name);
         let (outcome, redact) = match &entry.kind {
-            EntryKind::Builtin(tool) => {
-                (tools::call(*tool, args, &self.state, &ctx).await, &[][..])
-            }
+            EntryKind::Builtin(tool) => (
+                tools::call(*tool, args, &self.state, &ctx)
+                    .instrument(span.clone())
+                    .await,
+                &[][..],
+            ),
             EntryKind::Declarative(tool) => (
-                declarative::call(tool, args, &self.state, &ctx).await,
+                declarative::call(tool, args, &self.state, &ctx)
+                    .instrument(span.clone())
+                    .await,
                 tool.claim_bound(),
             ),
         };
+        let call_outcome = match outcome.error_code {
+            None => Outcome::Ok,
+            Some(_) => Outcome::Error,
+        };
+        crate::telemetry::record_call(&span, call_outcome, outcome.error_code, outcome.rows);
         self.state.observe_call(&CallRecord {
             tool: &entry.name,
             known_tool: true,
             principal: &principal,
             arguments: audited.as_ref(),
             redact,
-            outcome: match outcome.error_code {
-                None => Outcome::Ok,
-                Some(_) => Outcome::Error,
-            },
+            outcome: call_outcome,
             error_code: outcome.error_code,
             rows: outcome.rows,
             duration: Some(started.elapsed()),
