@@ -908,6 +908,28 @@ async fn writing_tools_are_gated_by_config_scope_and_database() {
         )
         .await;
     assert!(refused.is_err(), "{refused:?}");
+    // The refusal is the HTTP layer's 403 step-up challenge naming the
+    // declarative tool's scope, like a built-in's (RFC 6750 §3.1).
+    let raw = reqwest::Client::new()
+        .post(&server.url)
+        .bearer_auth(token("reader", "mcp.tools", json!({})))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "set_order_status", "arguments": {"order_id": 2, "status": "cancelled"}}}))
+        .send()
+        .await
+        .expect("raw call");
+    assert_eq!(raw.status(), 403);
+    let challenge = raw
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        challenge.contains("insufficient_scope") && challenge.contains("mcp.write"),
+        "{challenge}"
+    );
     reader.cancel().await.ok();
     let writer = client_with(
         &server.url,

@@ -15,7 +15,8 @@ cargo clippy --all-targets --locked -- -D warnings
 
 step "cargo test (unit and integration tests)"
 cargo test --locked
-# OTLP trace export is behind a feature; its test needs it on.
+# OTLP trace export is behind a feature: lint and test it with the feature on.
+cargo clippy --all-targets --locked --features otel -- -D warnings
 cargo test --locked --features otel --test otel
 
 # The external clients test behaviour, not speed: they use the debug binary

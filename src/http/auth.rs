@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::{AuthError, Authenticator, Principal};
+use crate::mcp::ServerState;
 
 /// What the middleware needs besides the validator.
 pub struct AuthLayer {
@@ -22,8 +23,9 @@ pub struct AuthLayer {
     pub prm_url: String,
     /// Scopes every request needs, as clients request them (prefixed).
     pub base_scopes: Vec<String>,
-    /// Extra scopes per tool: (bare names for checking, prefixed for the challenge).
-    pub tool_scopes: HashMap<String, (Vec<String>, Vec<String>)>,
+    /// Turns a bare scope into the form clients request (Oracle IAM: the
+    /// primary audience; Entra: `api://…/`).
+    pub scope_prefix: String,
     pub max_body: usize,
     sessions: Mutex<HashMap<String, SessionOwner>>,
     session_ttl: Duration,
@@ -40,7 +42,7 @@ impl AuthLayer {
         authenticator: Arc<Authenticator>,
         prm_url: String,
         base_scopes: Vec<String>,
-        tool_scopes: HashMap<String, (Vec<String>, Vec<String>)>,
+        scope_prefix: String,
         max_body: usize,
         session_ttl: Duration,
     ) -> Self {
@@ -48,7 +50,7 @@ impl AuthLayer {
             authenticator,
             prm_url,
             base_scopes,
-            tool_scopes,
+            scope_prefix,
             max_body,
             sessions: Mutex::new(HashMap::new()),
             session_ttl,
@@ -118,13 +120,13 @@ impl AuthLayer {
     }
 
     fn prefixed(&self, bare: &[String]) -> Vec<String> {
-        // Base scopes are already prefixed; map bare tool scopes via the table.
+        // Base scopes are already prefixed; tool scopes (built-in or
+        // declarative) are bare names.
         let mut out = self.base_scopes.clone();
-        for (names, advertised) in self.tool_scopes.values() {
-            for (n, a) in names.iter().zip(advertised) {
-                if bare.contains(n) && !out.contains(a) {
-                    out.push(a.clone());
-                }
+        for name in bare {
+            let advertised = format!("{}{name}", self.scope_prefix);
+            if !out.contains(&advertised) {
+                out.push(advertised);
             }
         }
         out
@@ -228,7 +230,7 @@ async fn drain(req: Request, limit: usize) {
 }
 
 pub async fn require_bearer(
-    State(layer): State<Arc<AuthLayer>>,
+    State((layer, tools)): State<(Arc<AuthLayer>, Arc<ServerState>)>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -268,7 +270,9 @@ pub async fn require_bearer(
     }
 
     let (mut parts, body) = req.into_parts();
-    let body = if layer.tool_scopes.is_empty() || parts.method != axum::http::Method::POST {
+    // Scopes come from the live tool registry, so declarative tools' own
+    // scopes (and reloads) get the same 403 step-up challenge as built-ins.
+    let body = if !tools.any_tool_scoped() || parts.method != axum::http::Method::POST {
         body
     } else {
         let bytes: Bytes = match axum::body::to_bytes(body, layer.max_body).await {
@@ -278,13 +282,12 @@ pub async fn require_bearer(
             }
         };
         if let Some(tool) = called_tool(&bytes)
-            && let Some((needed, _)) = layer.tool_scopes.get(&tool)
-            && !principal.has_scopes(needed)
+            && let Some(needed) = tools.scopes_for(&tool)
+            && !principal.has_scopes(&needed)
         {
-            let err = AuthError::InsufficientScope {
-                needed: needed.clone(),
-            };
-            let mut response = layer.refuse(&err, &layer.prefixed(needed));
+            let advertised = layer.prefixed(&needed);
+            let err = AuthError::InsufficientScope { needed };
+            let mut response = layer.refuse(&err, &advertised);
             response
                 .extensions_mut()
                 .insert(crate::observe::RefusedRequest {

@@ -125,7 +125,7 @@ impl AuthRuntime {
             authenticator,
             prm_url,
             base_scopes,
-            tool_scopes,
+            prefix.clone(),
             config.server.max_request_bytes,
             Duration::from_secs(config.server.session_idle_timeout_secs * 2),
         ));
@@ -221,13 +221,14 @@ pub fn router(
     if let Some(limiter) = limiter {
         mcp = mcp.route_layer(middleware::from_fn_with_state(limiter, limits::enforce));
     }
+    let tools = Arc::clone(&state);
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state);
     if let Some(a) = auth {
         mcp = mcp.route_layer(middleware::from_fn_with_state(
-            Arc::clone(&a.layer),
+            (Arc::clone(&a.layer), tools),
             auth::require_bearer,
         ));
         app = app.merge(well_known::routes(Arc::clone(&a.well_known)));

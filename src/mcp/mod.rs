@@ -172,6 +172,22 @@ impl ServerState {
     }
 
     /// Whether `name` is a tool of this server (a safe metric label).
+    /// Scopes (bare names) `tool` needs, when it exists and needs any.
+    pub fn scopes_for(&self, tool: &str) -> Option<Vec<String>> {
+        self.registry
+            .load()
+            .entries
+            .get(tool)
+            .filter(|e| !e.scopes.is_empty())
+            .map(|e| e.scopes.clone())
+    }
+
+    /// Whether any served tool needs scopes (then `tools/call` bodies are
+    /// inspected before rmcp sees them).
+    pub fn any_tool_scoped(&self) -> bool {
+        self.registry.load().scoped
+    }
+
     pub fn has_tool(&self, name: &str) -> bool {
         self.registry.load().entries.contains_key(name)
     }
