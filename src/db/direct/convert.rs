@@ -20,14 +20,15 @@
 
 use std::fmt::Write as _;
 
+/// The same binary preview as the ORDS backend.
+pub use crate::db::oracle::values::BLOB_PREVIEW_BYTES;
+use crate::db::oracle::values::truncate_text;
 use oracledb::{
     DbType, JsonValue, OracleIntervalDS, OracleIntervalYM, OracleNumber, OracleTimestamp, Vector,
     VectorData,
 };
 use serde_json::{Map, Number, Value};
 
-/// Bytes of a RAW/BLOB value shown (base64) before it is cut.
-pub const BLOB_PREVIEW_BYTES: usize = 256;
 /// Characters of a CLOB/NCLOB/LONG value shown before it is cut.
 pub const TEXT_PREVIEW_CHARS: usize = 4000;
 /// Largest integer a double represents exactly (2^53 − 1).
@@ -159,7 +160,7 @@ pub fn convert_cell(kind: ColumnKind, src: &mut dyn CellSource, i: usize) -> Res
         ColumnKind::Text => src.text(i)?.map(Value::String),
         ColumnKind::LongText => src
             .text(i)?
-            .map(|t| Value::String(cut_text(t, TEXT_PREVIEW_CHARS))),
+            .map(|t| Value::String(truncate_text(t, TEXT_PREVIEW_CHARS))),
         ColumnKind::Raw => src
             .bytes(i)?
             .map(|b| Value::String(crate::db::render_blob(&b, BLOB_PREVIEW_BYTES))),
@@ -371,20 +372,6 @@ pub fn vector_to_json(v: &Vector) -> Value {
     }
 }
 
-/// Cuts text after `max` characters with a marker giving the full length.
-pub fn cut_text(text: String, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text,
-        Some((cut, _)) => {
-            let total = text.chars().count();
-            let mut out = text;
-            out.truncate(cut);
-            let _ = write!(out, "…[truncated, {total} characters total]");
-            out
-        }
-    }
-}
-
 fn render_lob(p: LobPreview, max: usize) -> String {
     match p {
         LobPreview::Text { text, total } => {
@@ -529,9 +516,9 @@ mod tests {
 
     #[test]
     fn text_is_cut_on_character_boundaries() {
-        assert_eq!(cut_text("héllo".into(), 10), "héllo");
+        assert_eq!(truncate_text("héllo".into(), 10), "héllo");
         assert_eq!(
-            cut_text("héllo".into(), 2),
+            truncate_text("héllo".into(), 2),
             "hé…[truncated, 5 characters total]"
         );
     }

@@ -444,9 +444,10 @@ pub fn check_wallet(dir: &Path, password: Option<&str>) -> Result<WalletMode, Pr
         cert.map_err(|e| wallet_err(format!("a certificate does not parse: {e}")))?;
         certificates += 1;
     }
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    if let (Some(start), Some(end)) = (text.find(ENCRYPTED_KEY_BEGIN), text.find(ENCRYPTED_KEY_END))
-    {
+    // The key as DER, and whether it was encrypted with the wallet password; the
+    // checks that follow are the same for both kinds of key.
+    let encrypted_block = (text.find(ENCRYPTED_KEY_BEGIN), text.find(ENCRYPTED_KEY_END));
+    let key = if let (Some(start), Some(end)) = encrypted_block {
         if end < start {
             return Err(wallet_err(
                 "the encrypted private key block is malformed".into(),
@@ -482,25 +483,19 @@ pub fn check_wallet(dir: &Path, password: Option<&str>) -> Result<WalletMode, Pr
                     ),
                 }
             })?;
-        let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.as_bytes().to_vec().into());
-        provider
-            .key_provider
-            .load_private_key(der)
-            .map_err(|e| wallet_err(format!("the private key cannot be used for TLS: {e}")))?;
-        if certificates == 0 {
-            return Err(wallet_err(
-                "it holds a private key but no certificate to present with it".into(),
-            ));
-        }
-        return Ok(WalletMode::ClientKey {
-            certificates,
-            encrypted: true,
-        });
-    }
-    if text.contains(PLAIN_KEY_BEGIN) {
+        Some((
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.as_bytes().to_vec().into()),
+            true,
+        ))
+    } else if text.contains(PLAIN_KEY_BEGIN) {
         let der = rustls::pki_types::PrivateKeyDer::from_pem_slice(text.as_bytes())
             .map_err(|e| wallet_err(format!("the private key does not parse: {e}")))?;
-        provider
+        Some((der, false))
+    } else {
+        None
+    };
+    if let Some((der, encrypted)) = key {
+        rustls::crypto::aws_lc_rs::default_provider()
             .key_provider
             .load_private_key(der)
             .map_err(|e| wallet_err(format!("the private key cannot be used for TLS: {e}")))?;
@@ -511,7 +506,7 @@ pub fn check_wallet(dir: &Path, password: Option<&str>) -> Result<WalletMode, Pr
         }
         return Ok(WalletMode::ClientKey {
             certificates,
-            encrypted: false,
+            encrypted,
         });
     }
     if text.contains("PRIVATE KEY-----") {
