@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::auth::{self, Authenticator, keys};
 use crate::config::auth::ProviderConfig;
-use crate::config::{BackendKind, Config, Loaded, SessionMode, resource_parts};
+use crate::config::{Config, Loaded, SessionMode, resource_parts};
 use crate::db::{CallContext, TableListRequest};
 use crate::http::MCP_PATH;
 
@@ -450,12 +450,7 @@ fn token_hint(reason: &str) -> &'static str {
 }
 
 async fn check_backend(config: &Config, timeout: Duration, c: &mut Checks) {
-    let kind = match config.database.backend {
-        BackendKind::Sqlite => "sqlite",
-        BackendKind::Ords => "ords",
-        BackendKind::Direct => "direct",
-    };
-    let name = format!("database ({kind})");
+    let name = format!("database ({})", config.database.backend.name());
     let backend = match crate::cli::open_backend(config) {
         Ok(b) => b,
         Err(e) => {

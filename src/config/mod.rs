@@ -164,6 +164,17 @@ pub enum BackendKind {
     Direct,
 }
 
+impl BackendKind {
+    /// The name used in config (`database.backend`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Sqlite => "sqlite",
+            BackendKind::Ords => "ords",
+            BackendKind::Direct => "direct",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
@@ -442,18 +453,11 @@ impl Config {
             ("metrics", self.metrics.validate()),
             ("audit", self.audit.validate()),
             ("otel", self.otel.validate()),
-            (
-                match self.database.backend {
-                    BackendKind::Ords => "database.ords",
-                    BackendKind::Direct => "database.direct",
-                    BackendKind::Sqlite => "database",
-                },
-                match self.database.backend {
-                    BackendKind::Ords => self.database.ords.validate(),
-                    BackendKind::Direct => self.database.direct.validate(),
-                    BackendKind::Sqlite => Ok(()),
-                },
-            ),
+            match self.database.backend {
+                BackendKind::Ords => ("database.ords", self.database.ords.validate()),
+                BackendKind::Direct => ("database.direct", self.database.direct.validate()),
+                BackendKind::Sqlite => ("database", Ok(())),
+            },
         ];
         for (section, result) in sections {
             if let Err(e) = result {
@@ -696,15 +700,6 @@ impl FieldError {
             key: key.into(),
             message: message.into(),
         }
-    }
-}
-
-#[allow(dead_code)]
-fn serde_plain_name(kind: BackendKind) -> &'static str {
-    match kind {
-        BackendKind::Sqlite => "sqlite",
-        BackendKind::Ords => "ords",
-        BackendKind::Direct => "direct",
     }
 }
 
