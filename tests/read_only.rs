@@ -1,5 +1,6 @@
-//! Both lines of defence against writes: the statement guard (through the
-//! real `run_query` tool) and the database's own refusal (guard bypassed).
+//! The statement guard through the real `run_query` tool, time limits and
+//! cancellation. The database's own refusal with the guard bypassed is a
+//! unit test of the SQLite backend (only it may forge a checked query).
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use adb_mcp::auth::Principal;
 use adb_mcp::config::SessionMode;
-use adb_mcp::db::guard::{QueryKind, ReadOnlyQuery};
+use adb_mcp::db::guard::{Dialect, check_read_only};
 use adb_mcp::db::{CallContext, DbError, Params, QueryRequest};
 use common::*;
 use serde::Deserialize;
@@ -77,73 +78,6 @@ fn ctx() -> CallContext {
     )
 }
 
-/// Bypasses the guard on purpose: the database must refuse by itself.
-#[tokio::test]
-async fn database_refuses_writes_without_the_guard() {
-    let config = test_config(SessionMode::Stateless);
-    let backend = adb_mcp::cli::open_backend(&config).expect("backend");
-    let params = Params::new();
-    let writes = [
-        "DELETE FROM regions",
-        "INSERT INTO regions (region_id, region_name) VALUES (99, 'Atlantis')",
-        "UPDATE regions SET region_name = 'x'",
-        "DROP TABLE regions",
-        "CREATE TABLE t (x)",
-        "CREATE TEMP TABLE t (x)",
-        "PRAGMA user_version = 7",
-        "ATTACH DATABASE ':memory:' AS other",
-        "VACUUM",
-        "REINDEX",
-        "ANALYZE",
-        "WITH d AS (SELECT 1) DELETE FROM regions",
-        "SELECT load_extension('/tmp/x')",
-    ];
-    for sql in writes {
-        let query = ReadOnlyQuery {
-            sql,
-            kind: QueryKind::Select,
-        };
-        let err = backend
-            .query(
-                QueryRequest {
-                    query,
-                    params: &params,
-                    max_rows: 10,
-                    offset: 0,
-                },
-                &ctx(),
-            )
-            .await
-            .expect_err(sql);
-        match &err {
-            DbError::Sql { message, .. } => assert!(
-                message.contains("refused")
-                    || message.contains("not authorized")
-                    || message.contains("readonly")
-                    || message.contains("read-only"),
-                "{sql}: {message}"
-            ),
-            other => panic!("{sql}: unexpected error {other:?}"),
-        }
-    }
-    let count = backend
-        .query(
-            QueryRequest {
-                query: ReadOnlyQuery {
-                    sql: "SELECT count(*), max(region_name) FROM regions",
-                    kind: QueryKind::Select,
-                },
-                params: &params,
-                max_rows: 1,
-                offset: 0,
-            },
-            &ctx(),
-        )
-        .await
-        .expect("read still works");
-    assert_eq!(count.rows, vec![vec![json!(5), json!("Oceania")]]);
-}
-
 #[tokio::test]
 async fn slow_queries_time_out_with_a_tool_error() {
     let mut config = test_config(SessionMode::Stateless);
@@ -174,13 +108,11 @@ async fn cancelling_the_context_stops_the_query() {
     let err = backend
         .query(
             QueryRequest {
-                query: ReadOnlyQuery {
-                    sql: SLOW_QUERY,
-                    kind: QueryKind::With,
-                },
+                query: check_read_only(SLOW_QUERY, Dialect::Sqlite).expect("guard accepts"),
                 params: &params,
                 max_rows: 1,
                 offset: 0,
+                max_bytes: 1 << 20,
             },
             &ctx,
         )

@@ -136,6 +136,12 @@ pub struct QueryConfig {
     pub default_max_rows: usize,
     pub max_rows_cap: usize,
     pub max_text_bytes: usize,
+    /// Bytes of result rows a query may hold while it is fetched (values
+    /// plus a per-cell overhead); fetching stops there and the result says
+    /// so. Bounds memory per call whatever a query returns.
+    pub max_result_bytes: usize,
+    /// Longest SQL text accepted by `run_query` and `explain_query`.
+    pub max_sql_bytes: usize,
     pub timeout_secs: u64,
 }
 
@@ -145,6 +151,8 @@ impl Default for QueryConfig {
             default_max_rows: 100,
             max_rows_cap: 10_000,
             max_text_bytes: 64 * 1024,
+            max_result_bytes: 1024 * 1024,
+            max_sql_bytes: 64 * 1024,
             timeout_secs: 30,
         }
     }
@@ -165,6 +173,14 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
+    /// The dialect the backend's database reads SQL in.
+    pub fn dialect(self) -> crate::db::Dialect {
+        match self {
+            BackendKind::Sqlite => crate::db::Dialect::Sqlite,
+            BackendKind::Ords | BackendKind::Direct => crate::db::Dialect::Oracle,
+        }
+    }
+
     /// The name used in config (`database.backend`).
     pub fn name(self) -> &'static str {
         match self {

@@ -13,14 +13,63 @@
 
 use std::fmt;
 
-/// A statement the guard accepted.
+/// The SQL dialect a statement is read in: exactly as the backend's database
+/// will read it, never a blend of two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// SQLite's tokenizer rules (the embedded demo and `database.sqlite`).
+    Sqlite,
+    /// Oracle SQL (the ORDS and direct backends).
+    Oracle,
+}
+
+impl Dialect {
+    /// Human name, e.g. for tool descriptions: "SQLite" or "Oracle".
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SQLite",
+            Dialect::Oracle => "Oracle",
+        }
+    }
+}
+
+/// A statement the guard accepted. Only [`check_read_only`] makes one, so a
+/// value of this type is proof that the text passed the guard for its dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadOnlyQuery<'a> {
-    /// The statement to send to the database: surrounding whitespace and comments,
-    /// ONE optional trailing `;` and Oracle's trailing `/` line removed.
-    pub sql: &'a str,
+    sql: &'a str,
+    kind: QueryKind,
+    dialect: Dialect,
+}
+
+impl<'a> ReadOnlyQuery<'a> {
+    /// The statement to send to the database: surrounding whitespace and
+    /// comments, ONE optional trailing `;` (and, for Oracle, a trailing `/`
+    /// line) removed.
+    pub fn sql(&self) -> &'a str {
+        self.sql
+    }
+
     /// How the statement starts.
-    pub kind: QueryKind,
+    pub fn kind(&self) -> QueryKind {
+        self.kind
+    }
+
+    /// The dialect the guard read the statement in.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Skips the guard, for unit tests that prove the database refuses on
+    /// its own.
+    #[cfg(test)]
+    pub(crate) fn unchecked(sql: &'a str, dialect: Dialect) -> Self {
+        Self {
+            sql,
+            kind: QueryKind::Select,
+            dialect,
+        }
+    }
 }
 
 /// The leading keyword of an accepted statement.
@@ -197,7 +246,7 @@ fn is_invisible(c: char) -> bool {
 ///
 /// Fails closed: anything the guard cannot positively recognise as harmless is
 /// rejected. Runs in one linear pass plus one small token vector.
-pub fn check_read_only(sql: &str) -> Result<ReadOnlyQuery<'_>, GuardError> {
+pub fn check_read_only(sql: &str, dialect: Dialect) -> Result<ReadOnlyQuery<'_>, GuardError> {
     // SQLite stops reading at NUL while we would not; never let the two disagree.
     if sql.as_bytes().contains(&0)
         && let Some(nul) = sql.bytes().position(|b| b == 0)
@@ -213,6 +262,7 @@ pub fn check_read_only(sql: &str) -> Result<ReadOnlyQuery<'_>, GuardError> {
     let query = Analyzer {
         src: sql,
         lex_error,
+        dialect,
     }
     .run(&tokens)?;
     if let Some(start) = lexer.quote_in_q_literal {
@@ -242,6 +292,7 @@ fn check_sqlite_reading(
     let analyzer = Analyzer {
         src: sql,
         lex_error: None,
+        dialect: Dialect::Sqlite,
     };
     analyzer
         .check_body(first_statement)
@@ -276,7 +327,8 @@ impl<'a> Placeholder<'a> {
 /// Lexes one statement, read-only or not, and lists its placeholders, so
 /// that operator-written SQL can be checked against its declared parameters.
 /// Refuses text the lexer cannot read and more than one statement.
-pub fn placeholders(sql: &str) -> Result<Vec<Placeholder<'_>>, GuardError> {
+pub fn placeholders(sql: &str, dialect: Dialect) -> Result<Vec<Placeholder<'_>>, GuardError> {
+    let _ = dialect;
     if let Some(nul) = sql.bytes().position(|b| b == 0) {
         return Err(GuardError::InvalidCharacter {
             ch: '\0',
@@ -339,7 +391,8 @@ pub struct SqlToken {
 /// Splits `sql` into tokens with the guard's own lexer, so that code which
 /// rewrites statements (bind placeholders for Oracle) sees literals, quoted
 /// names and comments exactly as the guard did.
-pub fn tokenize(sql: &str) -> Result<Vec<SqlToken>, GuardError> {
+pub fn tokenize(sql: &str, dialect: Dialect) -> Result<Vec<SqlToken>, GuardError> {
+    let _ = dialect;
     let mut tokens = Vec::with_capacity(sql.len() / 4 + 8);
     if let Some(e) = Lexer::new(sql, true).tokenize(&mut tokens) {
         return Err(e);
@@ -1158,6 +1211,7 @@ struct Analyzer<'s> {
     src: &'s str,
     /// Where the lexer gave up; every token before it is complete.
     lex_error: Option<GuardError>,
+    dialect: Dialect,
 }
 
 impl<'s> Analyzer<'s> {
@@ -1194,7 +1248,11 @@ impl<'s> Analyzer<'s> {
         }
         self.check_slash_lines(slash_terminator)?;
         let sql = self.src.get(first.start..last.end).unwrap_or_default();
-        Ok(ReadOnlyQuery { sql, kind })
+        Ok(ReadOnlyQuery {
+            sql,
+            kind,
+            dialect: self.dialect,
+        })
     }
 
     /// For conclusions drawn from running out of tokens: if the lexer stopped
@@ -1563,6 +1621,14 @@ mod tests {
 
     fn corpus() -> Corpus {
         toml::from_str(CORPUS).expect("guard corpus parses")
+    }
+
+    fn check_read_only(sql: &str) -> Result<ReadOnlyQuery<'_>, GuardError> {
+        super::check_read_only(sql, Dialect::Oracle)
+    }
+
+    fn placeholders(sql: &str) -> Result<Vec<Placeholder<'_>>, GuardError> {
+        super::placeholders(sql, Dialect::Oracle)
     }
 
     fn err(sql: &str) -> GuardError {

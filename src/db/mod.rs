@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Principal;
-pub use guard::{GuardError, ReadOnlyQuery};
+pub use guard::{Dialect, GuardError, ReadOnlyQuery};
 
 /// Named bind values as the tools receive them (`{"id": 7}` binds `:id`).
 pub type Params = Map<String, Value>;
@@ -63,8 +63,8 @@ impl CallContext {
 pub struct BackendInfo {
     /// `sqlite`, `ords` or `direct`.
     pub kind: &'static str,
-    /// Human name of the SQL dialect, e.g. "SQLite" or "Oracle".
-    pub dialect: &'static str,
+    /// The SQL dialect the guard must read statements in for this backend.
+    pub dialect: Dialect,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -167,7 +167,7 @@ pub struct ColumnInfo {
     pub type_name: String,
 }
 
-/// A read-only query, checked by the guard, with paging.
+/// A read-only query, checked by the guard, with paging and a size budget.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryRequest<'a> {
     pub query: ReadOnlyQuery<'a>,
@@ -175,6 +175,9 @@ pub struct QueryRequest<'a> {
     /// Rows to return at most; the backend fetches one more to detect `has_more`.
     pub max_rows: usize,
     pub offset: u64,
+    /// Result budget in bytes ([`ResultBudget`]): the backend stops fetching
+    /// when the rows so far would exceed it (`query.max_result_bytes`).
+    pub max_bytes: usize,
 }
 
 /// A writing statement from an operator's declarative tool (`writes = true`).
@@ -207,6 +210,56 @@ pub struct QueryResult {
     pub columns: Vec<ColumnInfo>,
     pub rows: Vec<Vec<Value>>,
     pub has_more: bool,
+    /// Set (to the budget, in bytes) when fetching stopped because the
+    /// result budget was used up rather than at `max_rows`.
+    pub budget_stop: Option<usize>,
+}
+
+/// Counts what a result costs while rows are fetched, so a backend stops
+/// before the rows it holds exceed the budget instead of cutting afterwards.
+///
+/// The cost of a value approximates its in-memory size as JSON (text bytes
+/// plus a fixed overhead per cell), so many tiny cells count too.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultBudget {
+    limit: usize,
+    used: usize,
+}
+
+impl ResultBudget {
+    /// Bytes charged per cell on top of its content.
+    pub const CELL_OVERHEAD: usize = 16;
+
+    pub fn new(limit: usize) -> Self {
+        Self { limit, used: 0 }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Approximate cost of one value.
+    pub fn cost(v: &Value) -> usize {
+        Self::CELL_OVERHEAD
+            + match v {
+                Value::Null | Value::Bool(_) => 0,
+                Value::Number(_) => 8,
+                Value::String(s) => s.len(),
+                other => other.to_string().len(),
+            }
+    }
+
+    /// Charges a fetched row; false when it does not fit. The first row
+    /// always fits (values are capped individually), so a result is never
+    /// empty only because of the budget.
+    pub fn admit(&mut self, row: &[Value]) -> bool {
+        let cost: usize = row.iter().map(Self::cost).sum();
+        if self.used > 0 && self.used.saturating_add(cost) > self.limit {
+            return false;
+        }
+        self.used = self.used.saturating_add(cost);
+        true
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]

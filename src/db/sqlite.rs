@@ -636,6 +636,7 @@ fn run_query(
         columns,
         rows: out,
         has_more,
+        budget_stop: None,
     })
 }
 
@@ -915,7 +916,7 @@ impl Backend for SqliteBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: "sqlite",
-            dialect: "SQLite",
+            dialect: super::Dialect::Sqlite,
         }
     }
 
@@ -1020,7 +1021,7 @@ impl Backend for SqliteBackend {
         req: QueryRequest<'_>,
         ctx: &CallContext,
     ) -> Result<QueryResult, DbError> {
-        let sql = req.query.sql.to_owned();
+        let sql = req.query.sql().to_owned();
         let params = req.params.clone();
         let (max_rows, offset) = (req.max_rows, req.offset);
         self.run(ctx, move |conn| {
@@ -1035,7 +1036,7 @@ impl Backend for SqliteBackend {
         params: &Params,
         ctx: &CallContext,
     ) -> Result<ExplainResult, DbError> {
-        let sql = query.sql.to_owned();
+        let sql = query.sql().to_owned();
         let params = params.clone();
         self.run(ctx, move |conn| {
             explain(conn, &sql, &params).map_err(|e| with_table_hint(conn, e))
@@ -1093,6 +1094,92 @@ impl Backend for SqliteBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Principal;
+    use crate::db::Dialect;
+    use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    fn demo() -> (tempfile::TempDir, SqliteBackend) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("demo.db");
+        crate::db::demo::create_demo_db(&path, 1, false).expect("demo db");
+        let backend =
+            SqliteBackend::open(&path, 4, Duration::from_secs(10), true).expect("backend");
+        (dir, backend)
+    }
+
+    fn ctx() -> CallContext {
+        CallContext::new(
+            "test",
+            Arc::new(Principal::anonymous()),
+            CancellationToken::new(),
+            Duration::from_secs(10),
+        )
+    }
+
+    /// Bypasses the guard on purpose: the database must refuse by itself.
+    #[tokio::test]
+    async fn database_refuses_writes_without_the_guard() {
+        let (_dir, backend) = demo();
+        let params = Params::new();
+        let writes = [
+            "DELETE FROM regions",
+            "INSERT INTO regions (region_id, region_name) VALUES (99, 'Atlantis')",
+            "UPDATE regions SET region_name = 'x'",
+            "DROP TABLE regions",
+            "CREATE TABLE t (x)",
+            "CREATE TEMP TABLE t (x)",
+            "PRAGMA user_version = 7",
+            "ATTACH DATABASE ':memory:' AS other",
+            "VACUUM",
+            "REINDEX",
+            "ANALYZE",
+            "WITH d AS (SELECT 1) DELETE FROM regions",
+            "SELECT load_extension('/tmp/x')",
+        ];
+        for sql in writes {
+            let err = backend
+                .query(
+                    QueryRequest {
+                        query: ReadOnlyQuery::unchecked(sql, Dialect::Sqlite),
+                        params: &params,
+                        max_rows: 10,
+                        offset: 0,
+                        max_bytes: 1 << 20,
+                    },
+                    &ctx(),
+                )
+                .await
+                .expect_err(sql);
+            match &err {
+                DbError::Sql { message, .. } => assert!(
+                    message.contains("refused")
+                        || message.contains("not authorized")
+                        || message.contains("readonly")
+                        || message.contains("read-only"),
+                    "{sql}: {message}"
+                ),
+                other => panic!("{sql}: unexpected error {other:?}"),
+            }
+        }
+        let count = backend
+            .query(
+                QueryRequest {
+                    query: ReadOnlyQuery::unchecked(
+                        "SELECT count(*), max(region_name) FROM regions",
+                        Dialect::Sqlite,
+                    ),
+                    params: &params,
+                    max_rows: 1,
+                    offset: 0,
+                    max_bytes: 1 << 20,
+                },
+                &ctx(),
+            )
+            .await
+            .expect("read still works");
+        assert_eq!(count.rows, vec![vec![json!(5), json!("Oceania")]]);
+    }
 
     #[test]
     fn like_pattern_escapes_underscore() {

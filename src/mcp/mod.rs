@@ -152,7 +152,7 @@ impl ServerState {
                 Implementation::new("adb-mcp", crate::VERSION)
                     .with_title("Oracle Autonomous Database MCP server"),
             )
-            .with_instructions(instructions(info.dialect));
+            .with_instructions(instructions(info.dialect.name()));
         Arc::new(Self {
             backend,
             limits,

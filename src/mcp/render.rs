@@ -164,6 +164,7 @@ pub fn query_result(result: QueryResult, offset: u64, max_text: usize) -> Render
         columns,
         mut rows,
         has_more,
+        budget_stop: _,
     } = result;
     let mut text = String::with_capacity(64 + rows.len() * 16 * columns.len().max(1));
     for (i, c) in columns.iter().enumerate() {
@@ -274,6 +275,7 @@ mod tests {
                 .map(|i| vec![json!(i), json!(format!("a|b\nc{i}"))])
                 .collect(),
             has_more,
+            budget_stop: None,
         }
     }
 

@@ -210,7 +210,7 @@ pub(super) fn objectify_schema(schema: Arc<JsonObject>) -> Arc<JsonObject> {
 
 /// The tool list, built once at startup.
 pub fn definitions(info: BackendInfo, limits: &QueryConfig) -> Vec<Tool> {
-    let dialect = info.dialect;
+    let dialect = info.dialect.name();
     let cap = limits.max_rows_cap;
     let text_kib = limits.max_text_bytes / 1024;
 
@@ -492,7 +492,7 @@ async fn run_query(
         }
     };
     let offset = a.offset.unwrap_or(0);
-    let query = guard::check_read_only(&a.sql)
+    let query = guard::check_read_only(&a.sql, state.backend.info().dialect)
         .map_err(|e| Failure::new(e.code(), format!("run_query refused the statement: {e}")))?;
     let params: Params = a.params.unwrap_or_default();
     let result = state
@@ -503,6 +503,7 @@ async fn run_query(
                 params: &params,
                 max_rows,
                 offset,
+                max_bytes: state.limits.max_result_bytes,
             },
             ctx,
         )
@@ -522,7 +523,7 @@ async fn explain_query(
 ) -> Result<Outcome, Failure> {
     let tool = BuiltinTool::ExplainQuery;
     let a: ExplainQueryArgs = parse_args(tool, args)?;
-    let query = guard::check_read_only(&a.sql).map_err(|e| {
+    let query = guard::check_read_only(&a.sql, state.backend.info().dialect).map_err(|e| {
         Failure::new(
             e.code(),
             format!("explain_query refused the statement: {e}"),
@@ -564,7 +565,7 @@ mod tests {
         let tools = definitions(
             BackendInfo {
                 kind: "sqlite",
-                dialect: "SQLite",
+                dialect: crate::db::Dialect::Sqlite,
             },
             &limits,
         );

@@ -877,6 +877,7 @@ fn fetch_rows(
         columns,
         rows,
         has_more,
+        budget_stop: None,
     })
 }
 
@@ -929,7 +930,7 @@ impl Backend for DirectBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: "direct",
-            dialect: "Oracle",
+            dialect: crate::db::Dialect::Oracle,
         }
     }
 

@@ -17,8 +17,8 @@ use crate::db::{DbError, Params, ReadOnlyQuery};
 /// Oracle's do (an exact match wins). Missing values, parameters the query
 /// does not use, and positional `?` placeholders are `InvalidParams`.
 pub fn bind_params(query: ReadOnlyQuery<'_>, params: &Params) -> Result<OracleStatement, DbError> {
-    let sql = query.sql;
-    let tokens = guard::tokenize(sql).map_err(DbError::Rejected)?;
+    let sql = query.sql();
+    let tokens = guard::tokenize(sql, query.dialect()).map_err(DbError::Rejected)?;
     let mut out = String::with_capacity(sql.len() + 8);
     let mut binds = Vec::new();
     let mut used: Vec<&str> = Vec::new();
@@ -127,7 +127,7 @@ mod tests {
     }
 
     fn bind(sql: &str, p: Value) -> Result<OracleStatement, DbError> {
-        let q = check_read_only(sql).expect("guard accepts");
+        let q = check_read_only(sql, crate::db::Dialect::Oracle).expect("guard accepts");
         bind_params(q, &params(p))
     }
 

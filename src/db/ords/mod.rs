@@ -272,7 +272,7 @@ fn wire_binds(binds: &[oracle::OracleBind]) -> Result<Vec<WireBind>, DbError> {
 ///
 /// Literals, quoted identifiers and comments are copied untouched.
 fn ords_text(sql: &str, binds: usize) -> Result<String, DbError> {
-    let tokens = guard::tokenize(sql).map_err(DbError::Rejected)?;
+    let tokens = guard::tokenize(sql, guard::Dialect::Oracle).map_err(DbError::Rejected)?;
     let mut out = String::with_capacity(sql.len());
     let mut last = 0;
     let mut n = 0usize;
@@ -398,6 +398,7 @@ impl OracleExec for OrdsBackend {
             columns,
             rows,
             has_more,
+            budget_stop: None,
         })
     }
 }
@@ -407,7 +408,7 @@ impl Backend for OrdsBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: "ords",
-            dialect: "Oracle",
+            dialect: crate::db::Dialect::Oracle,
         }
     }
 

@@ -30,7 +30,9 @@ use super::render;
 use super::tools::{BuiltinTool, Failure, Outcome, QueryOutput, objectify_schema};
 use crate::auth::Principal;
 use crate::config::{Config, QueryConfig};
-use crate::db::{CallContext, DbError, GuardError, Params, QueryRequest, WriteStatement, guard};
+use crate::db::{
+    CallContext, DbError, Dialect, GuardError, Params, QueryRequest, WriteStatement, guard,
+};
 use params::{Bound, ClaimSource, Param, ParamType};
 
 /// Tool files larger than this are refused (a tool file is a few KiB).
@@ -170,6 +172,8 @@ pub struct LoadOptions {
     pub enforce_scopes: bool,
     pub tool_scopes: BTreeMap<String, Vec<String>>,
     pub limits: QueryConfig,
+    /// The dialect the backend's database reads SQL in.
+    pub dialect: Dialect,
 }
 
 impl LoadOptions {
@@ -190,6 +194,7 @@ impl LoadOptions {
             enforce_scopes: config.auth.enabled,
             tool_scopes: config.auth.tool_scopes.clone(),
             limits: config.query.clone(),
+            dialect: config.database.backend.dialect(),
         }
     }
 }
@@ -665,14 +670,14 @@ fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclToo
     let raw_sql = t.sql.get_ref();
     let mut sql = String::new();
     if t.writes {
-        match guard::placeholders(raw_sql) {
+        match guard::placeholders(raw_sql, opts.dialect) {
             Err(e) => fail(
                 guard_position(&e).map_or(sql_line, |p| {
                     at.line_in_string(t.sql.span(), raw_sql, char_to_byte(raw_sql, p))
                 }),
                 format!("the SQL cannot be read: {e}"),
             ),
-            Ok(_) if guard::check_read_only(raw_sql).is_ok() => fail(
+            Ok(_) if guard::check_read_only(raw_sql, opts.dialect).is_ok() => fail(
                 sql_line,
                 "the tool is marked `writes = true` but its SQL only reads; remove `writes`".into(),
             ),
@@ -686,8 +691,8 @@ fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclToo
             }
         }
     } else {
-        match guard::check_read_only(raw_sql) {
-            Ok(q) => sql = q.sql.to_owned(),
+        match guard::check_read_only(raw_sql, opts.dialect) {
+            Ok(q) => sql = q.sql().to_owned(),
             Err(e) => fail(
                 guard_position(&e).map_or(sql_line, |p| {
                     at.line_in_string(t.sql.span(), raw_sql, char_to_byte(raw_sql, p))
@@ -698,7 +703,7 @@ fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclToo
             ),
         }
     }
-    if let Ok(binds) = guard::placeholders(raw_sql) {
+    if let Ok(binds) = guard::placeholders(raw_sql, opts.dialect) {
         let mut used: Vec<&str> = Vec::new();
         for b in &binds {
             let bline = at.line_in_string(t.sql.span(), raw_sql, b.offset);
@@ -1320,7 +1325,7 @@ async fn run(
         return Ok(Outcome::ok(out, n));
     }
     // Checked at load time; checked again so only guard output reaches a backend.
-    let query = guard::check_read_only(&tool.sql).map_err(|e| {
+    let query = guard::check_read_only(&tool.sql, state.backend.info().dialect).map_err(|e| {
         Failure::new(
             e.code(),
             format!("{} refused its statement: {e}", tool.name),
@@ -1334,6 +1339,7 @@ async fn run(
                 params: &binds,
                 max_rows,
                 offset,
+                max_bytes: state.limits.max_result_bytes,
             },
             ctx,
         )
@@ -1361,6 +1367,7 @@ mod tests {
             enforce_scopes: true,
             tool_scopes: BTreeMap::new(),
             limits: QueryConfig::default(),
+            dialect: Dialect::Sqlite,
         }
     }
 
