@@ -173,14 +173,6 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
-    /// The dialect the backend's database reads SQL in.
-    pub fn dialect(self) -> crate::db::Dialect {
-        match self {
-            BackendKind::Sqlite => crate::db::Dialect::Sqlite,
-            BackendKind::Ords | BackendKind::Direct => crate::db::Dialect::Oracle,
-        }
-    }
-
     /// The name used in config (`database.backend`).
     pub fn name(self) -> &'static str {
         match self {

@@ -30,9 +30,7 @@ use super::render;
 use super::tools::{BuiltinTool, Failure, Outcome, QueryOutput, objectify_schema};
 use crate::auth::Principal;
 use crate::config::{Config, QueryConfig};
-use crate::db::{
-    CallContext, DbError, Dialect, GuardError, Params, QueryRequest, WriteStatement, guard,
-};
+use crate::db::{CallContext, DbError, Dialect, Params, QueryRequest, WriteStatement, guard};
 use params::{Bound, ClaimSource, Param, ParamType};
 
 /// Tool files larger than this are refused (a tool file is a few KiB).
@@ -194,7 +192,7 @@ impl LoadOptions {
             enforce_scopes: config.auth.enabled,
             tool_scopes: config.auth.tool_scopes.clone(),
             limits: config.query.clone(),
-            dialect: config.database.backend.dialect(),
+            dialect: Dialect::of(config.database.backend),
         }
     }
 }
@@ -528,26 +526,6 @@ fn valid_param_name(name: &str) -> bool {
         && name.len() <= MAX_NAME_CHARS
 }
 
-fn guard_position(e: &GuardError) -> Option<usize> {
-    use GuardError as G;
-    match e {
-        G::Empty | G::NotAQuery { .. } => None,
-        G::ForbiddenKeyword { position, .. }
-        | G::MultipleStatements { position }
-        | G::ForUpdate { position }
-        | G::SelectInto { position }
-        | G::PlsqlBlock { position, .. }
-        | G::InlinePlsql { position }
-        | G::DataModifyingCte { position, .. }
-        | G::ForbiddenCall { position, .. }
-        | G::DatabaseLink { position, .. }
-        | G::UnterminatedLiteral { position, .. }
-        | G::UnterminatedComment { position }
-        | G::InvalidCharacter { position, .. }
-        | G::BadQuoting { position, .. } => Some(*position),
-    }
-}
-
 /// Byte offset of 1-based character `pos` in `text`.
 fn char_to_byte(text: &str, pos: usize) -> usize {
     text.char_indices()
@@ -672,7 +650,7 @@ fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclToo
     if t.writes {
         match guard::placeholders(raw_sql, opts.dialect) {
             Err(e) => fail(
-                guard_position(&e).map_or(sql_line, |p| {
+                e.position().map_or(sql_line, |p| {
                     at.line_in_string(t.sql.span(), raw_sql, char_to_byte(raw_sql, p))
                 }),
                 format!("the SQL cannot be read: {e}"),
@@ -694,7 +672,7 @@ fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclToo
         match guard::check_read_only(raw_sql, opts.dialect) {
             Ok(q) => sql = q.sql().to_owned(),
             Err(e) => fail(
-                guard_position(&e).map_or(sql_line, |p| {
+                e.position().map_or(sql_line, |p| {
                     at.line_in_string(t.sql.span(), raw_sql, char_to_byte(raw_sql, p))
                 }),
                 format!(
