@@ -295,11 +295,9 @@ pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
                     path
                 }
             };
-            let mut backend = db::sqlite::SqliteBackend::open(
+            let mut backend = db::sqlite::SqliteBackend::open_with(
                 &path,
-                sqlite.max_idle_connections,
-                config.query.timeout(),
-                immutable,
+                db::sqlite::SqliteOptions::from_config(config, immutable),
             )?;
             if config.tools.allow_writes {
                 backend = backend.enable_writes()?;

@@ -113,6 +113,7 @@ async fn cancelling_the_context_stops_the_query() {
                 max_rows: 1,
                 offset: 0,
                 max_bytes: 1 << 20,
+                max_value_bytes: 1 << 16,
             },
             &ctx,
         )

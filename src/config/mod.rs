@@ -129,6 +129,13 @@ impl Default for LogConfig {
     }
 }
 
+/// Largest `query.max_result_bytes` accepted.
+const MAX_RESULT_BYTES: usize = 1024 * 1024 * 1024;
+/// Largest `query.max_sql_bytes` accepted (SQLite's length limit is an `i32`).
+const MAX_SQL_BYTES: usize = 16 * 1024 * 1024;
+/// SQLite's compile-time ceiling for `SQLITE_LIMIT_LENGTH`.
+const SQLITE_MAX_VALUE_BYTES: usize = 1_000_000_000;
+
 /// Limits applied to every query tool, whatever the backend.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -140,7 +147,8 @@ pub struct QueryConfig {
     /// plus a per-cell overhead); fetching stops there and the result says
     /// so. Bounds memory per call whatever a query returns.
     pub max_result_bytes: usize,
-    /// Longest SQL text accepted by `run_query` and `explain_query`.
+    /// Longest SQL text accepted by `run_query` and `explain_query` (and
+    /// by declarative tools at load time), checked before the guard.
     pub max_sql_bytes: usize,
     pub timeout_secs: u64,
 }
@@ -213,6 +221,12 @@ pub struct SqliteConfig {
     pub demo_scale: u32,
     /// Read-only connections kept open for reuse (each caches its statements).
     pub max_idle_connections: usize,
+    /// Largest string or BLOB SQLite may build or read (`SQLITE_LIMIT_LENGTH`);
+    /// a larger one is a tool error naming this key.
+    pub max_value_bytes: usize,
+    /// Hard limit on all memory SQLite allocates in this process, in MiB
+    /// (`sqlite3_hard_heap_limit64`, shared by every connection and call).
+    pub max_memory_mib: u64,
 }
 
 impl Default for SqliteConfig {
@@ -222,6 +236,8 @@ impl Default for SqliteConfig {
             data_dir: PathBuf::from("data"),
             demo_scale: 1,
             max_idle_connections: 8,
+            max_value_bytes: 4 * 1024 * 1024,
+            max_memory_mib: 128,
         }
     }
 }
@@ -452,6 +468,24 @@ impl Config {
                 format!("{} is out of range (1 ..= 3600)", q.timeout_secs),
             ));
         }
+        if !(4096..=MAX_RESULT_BYTES).contains(&q.max_result_bytes) {
+            return Err(fail(
+                "query.max_result_bytes",
+                format!(
+                    "{} is out of range (4096 ..= {MAX_RESULT_BYTES})",
+                    q.max_result_bytes
+                ),
+            ));
+        }
+        if !(1024..=MAX_SQL_BYTES).contains(&q.max_sql_bytes) {
+            return Err(fail(
+                "query.max_sql_bytes",
+                format!(
+                    "{} is out of range (1024 ..= {MAX_SQL_BYTES})",
+                    q.max_sql_bytes
+                ),
+            ));
+        }
         // Each section checks itself and names the failing key relative to
         // its own table; only the selected backend's section must be complete.
         let sections: [(&str, Result<(), FieldError>); 7] = [
@@ -473,6 +507,21 @@ impl Config {
             }
         }
         let sqlite = &self.database.sqlite;
+        if !(1024..=SQLITE_MAX_VALUE_BYTES).contains(&sqlite.max_value_bytes) {
+            return Err(fail(
+                "database.sqlite.max_value_bytes",
+                format!(
+                    "{} is out of range (1024 ..= {SQLITE_MAX_VALUE_BYTES})",
+                    sqlite.max_value_bytes
+                ),
+            ));
+        }
+        if !(16..=1_048_576).contains(&sqlite.max_memory_mib) {
+            return Err(fail(
+                "database.sqlite.max_memory_mib",
+                format!("{} is out of range (16 ..= 1048576)", sqlite.max_memory_mib),
+            ));
+        }
         if sqlite.demo_scale == 0 || sqlite.demo_scale > 1000 {
             return Err(fail(
                 "database.sqlite.demo_scale",
@@ -820,6 +869,39 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("query.default_max_rows"), "{msg}");
         assert!(msg.contains("set in"), "{msg}");
+    }
+
+    #[test]
+    fn memory_limits_are_validated_with_key_and_origin() {
+        for (toml, key) in [
+            ("[query]\nmax_sql_bytes = 10\n", "query.max_sql_bytes"),
+            (
+                "[query]\nmax_sql_bytes = 999999999\n",
+                "query.max_sql_bytes",
+            ),
+            (
+                "[query]\nmax_result_bytes = 100\n",
+                "query.max_result_bytes",
+            ),
+            (
+                "[database.sqlite]\nmax_value_bytes = 2000000000\n",
+                "database.sqlite.max_value_bytes",
+            ),
+            (
+                "[database.sqlite]\nmax_memory_mib = 4\n",
+                "database.sqlite.max_memory_mib",
+            ),
+        ] {
+            let msg = load_str(toml).expect_err(toml).to_string();
+            assert!(msg.contains(key), "{toml}: {msg}");
+            assert!(msg.contains("set in"), "{toml}: {msg}");
+            assert!(msg.contains("out of range"), "{toml}: {msg}");
+        }
+        let ok =
+            load_str("[query]\nmax_sql_bytes = 2097152\n[database.sqlite]\nmax_memory_mib = 64\n")
+                .expect("in range");
+        assert_eq!(ok.config.query.max_sql_bytes, 2 * 1024 * 1024);
+        assert_eq!(ok.config.database.sqlite.max_memory_mib, 64);
     }
 
     #[test]

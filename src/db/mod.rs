@@ -178,6 +178,10 @@ pub struct QueryRequest<'a> {
     /// Result budget in bytes ([`ResultBudget`]): the backend stops fetching
     /// when the rows so far would exceed it (`query.max_result_bytes`).
     pub max_bytes: usize,
+    /// Each text value is cut at this many bytes when it is converted, with
+    /// a marker ([`capped_text`]). Tools pass `query.max_text_bytes`: a
+    /// longer value could not be shown anyway.
+    pub max_value_bytes: usize,
 }
 
 /// A writing statement from an operator's declarative tool (`writes = true`).
@@ -219,11 +223,18 @@ pub struct QueryResult {
 /// before the rows it holds exceed the budget instead of cutting afterwards.
 ///
 /// The cost of a value approximates its in-memory size as JSON (text bytes
-/// plus a fixed overhead per cell), so many tiny cells count too.
+/// plus a fixed overhead per cell), so many tiny cells count too. A backend
+/// that converts values one by one asks [`ResultBudget::value_room`] how much
+/// of a text it may keep, [`ResultBudget::charge`]s each converted value and
+/// calls [`ResultBudget::end_row`]; one that receives whole rows uses
+/// [`ResultBudget::admit`]. Either way the first row always fits (its values
+/// are cut to what is left), so a result is never empty only because of the
+/// budget, and memory held per call stays near the budget.
 #[derive(Debug, Clone, Copy)]
 pub struct ResultBudget {
     limit: usize,
     used: usize,
+    rows: usize,
 }
 
 impl ResultBudget {
@@ -231,7 +242,11 @@ impl ResultBudget {
     pub const CELL_OVERHEAD: usize = 16;
 
     pub fn new(limit: usize) -> Self {
-        Self { limit, used: 0 }
+        Self {
+            limit,
+            used: 0,
+            rows: 0,
+        }
     }
 
     pub fn limit(&self) -> usize {
@@ -249,17 +264,79 @@ impl ResultBudget {
             }
     }
 
-    /// Charges a fetched row; false when it does not fit. The first row
-    /// always fits (values are capped individually), so a result is never
-    /// empty only because of the budget.
+    /// Content bytes the next value may keep: `cap`, and in the first row
+    /// no more than what is left of the budget.
+    pub fn value_room(&self, cap: usize) -> usize {
+        if self.rows == 0 {
+            cap.min(
+                self.limit
+                    .saturating_sub(self.used.saturating_add(Self::CELL_OVERHEAD)),
+            )
+        } else {
+            cap
+        }
+    }
+
+    /// Charges one converted value of the row being fetched; false when the
+    /// row no longer fits (never in the first row). The caller then drops
+    /// the row and stops fetching.
+    pub fn charge(&mut self, v: &Value) -> bool {
+        self.used = self.used.saturating_add(Self::cost(v));
+        self.rows == 0 || self.used <= self.limit
+    }
+
+    /// Ends a row whose values all fit.
+    pub fn end_row(&mut self) {
+        self.rows += 1;
+    }
+
+    /// Charges a whole fetched row; false when it does not fit. The first
+    /// row always fits (values are capped individually).
     pub fn admit(&mut self, row: &[Value]) -> bool {
         let cost: usize = row.iter().map(Self::cost).sum();
-        if self.used > 0 && self.used.saturating_add(cost) > self.limit {
+        if self.rows > 0 && self.used.saturating_add(cost) > self.limit {
             return false;
         }
         self.used = self.used.saturating_add(cost);
+        self.rows += 1;
         true
     }
+}
+
+/// 4194304 → "4 MiB", 65536 → "64 KiB", 1000 → "1000 bytes", for messages
+/// that name a limit.
+pub(crate) fn human_bytes(n: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Marks a value cut at conversion: "…[truncated, N bytes total]".
+fn truncation_marker(total: usize) -> String {
+    format!("…[truncated, {total} bytes total]")
+}
+
+/// Text of a value, cut after at most `limit` bytes (on a UTF-8 boundary)
+/// with a marker giving its full size; only the kept part is copied, so a
+/// huge value costs at most the limit. Invalid UTF-8 is replaced, as
+/// `String::from_utf8_lossy` does.
+pub fn capped_text(bytes: &[u8], limit: usize) -> String {
+    if bytes.len() <= limit {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let mut cut = limit;
+    // Back off to the start of a UTF-8 sequence (at most 3 continuation bytes).
+    while cut > 0 && (bytes[cut] & 0xC0) == 0x80 {
+        cut -= 1;
+    }
+    let mut out = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+    out.push_str(&truncation_marker(bytes.len()));
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -391,7 +468,7 @@ pub fn render_blob(bytes: &[u8], limit: usize) -> String {
     out.push_str("base64:");
     base64::engine::general_purpose::STANDARD.encode_string(shown, &mut out);
     if bytes.len() > limit {
-        out.push_str(&format!("…[truncated, {} bytes total]", bytes.len()));
+        out.push_str(&truncation_marker(bytes.len()));
     }
     out
 }
@@ -435,6 +512,33 @@ mod tests {
         assert_eq!(suggest("employee", names), vec!["employees"]);
         assert_eq!(suggest("ORDER", names), vec!["order_items", "orders"]);
         assert!(suggest("zzz", names).is_empty());
+    }
+
+    #[test]
+    fn capped_text_cuts_on_a_char_boundary_with_the_size() {
+        assert_eq!(capped_text(b"hello", 10), "hello");
+        assert_eq!(
+            capped_text("héllo".as_bytes(), 2),
+            "h…[truncated, 6 bytes total]"
+        );
+        assert_eq!(capped_text(b"abc", 0), "…[truncated, 3 bytes total]");
+    }
+
+    #[test]
+    fn the_budget_admits_the_first_row_and_stops_later_ones() {
+        let mut b = ResultBudget::new(100);
+        // First row: values are cut to what is left, and always fit.
+        assert_eq!(b.value_room(1000), 100 - ResultBudget::CELL_OVERHEAD);
+        assert!(b.charge(&Value::String("x".repeat(84))));
+        assert_eq!(b.value_room(1000), 0);
+        assert!(b.charge(&Value::String(String::new())));
+        b.end_row();
+        // Later rows keep the per-value cap and end the fetch when over.
+        assert_eq!(b.value_room(1000), 1000);
+        assert!(!b.charge(&Value::from(1)));
+        let mut whole = ResultBudget::new(50);
+        assert!(whole.admit(&[Value::String("y".repeat(200))]));
+        assert!(!whole.admit(&[Value::Null]));
     }
 
     #[test]

@@ -8,8 +8,17 @@
 //! prepared statements). A progress handler interrupts anything that runs
 //! longer than [`INLINE_BUDGET`]; it is then re-run on the blocking pool,
 //! where cancellation and the call deadline can stop it.
+//!
+//! Nothing a client sends may take the process down: before user text is
+//! prepared, SQLite itself confirms (iteratively) that it reads exactly one
+//! statement, because rusqlite checks the tail of a text by recursing once
+//! per statement; SQLite's run-time limits bound values, statement size and
+//! nesting; a process-wide heap limit bounds all SQLite memory; and rows are
+//! counted against the call's [`ResultBudget`] while they are fetched.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -17,16 +26,18 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
+use rusqlite::fallible_iterator::FallibleIterator;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, ErrorCode, OpenFlags, Statement};
+use rusqlite::{Batch, Connection, ErrorCode, OpenFlags, Statement};
 use serde_json::Value;
 
 use super::{
     Backend, BackendInfo, CallContext, ColumnDescription, ColumnInfo, DbError, ExplainResult,
     ForeignKey, IndexInfo, ObjectKind, Params, PlanStep, PoolStats, QueryRequest, QueryResult,
-    ReadOnlyQuery, SchemaInfo, TableDescription, TableInfo, TableListRequest, TablePage,
-    WriteResult, WriteStatement, suggest,
+    ReadOnlyQuery, ResultBudget, SchemaInfo, TableDescription, TableInfo, TableListRequest,
+    TablePage, WriteResult, WriteStatement, suggest,
 };
 
 /// How long a statement may run on an async worker before it is moved to
@@ -39,6 +50,115 @@ const BLOB_PREVIEW_BYTES: usize = 256;
 /// Table holding table and column comments (SQLite has no COMMENT ON).
 const COMMENTS_TABLE: &str = "_comments";
 const SCHEMA_NAME: &str = "main";
+
+/// Prefix `explain` puts before the user's statement; SQLite's statement
+/// length limit leaves room for it.
+const EXPLAIN_PREFIX: &str = "EXPLAIN QUERY PLAN ";
+/// Texts each connection remembers as verified to be one statement, and the
+/// longest text remembered (longer ones are checked on every call).
+const VERIFIED_CAPACITY: usize = 256;
+const VERIFIED_MAX_TEXT: usize = 8 * 1024;
+
+/// SQLite's run-time limits on every connection, beyond the two that come
+/// from config. Generous for any real query (SQLite's defaults are in
+/// brackets), small enough that parsing and code generation, which recurse
+/// per level, stay far from the 2 MiB thread stacks, and that one statement
+/// cannot compile to a huge program.
+const FIXED_LIMITS: &[(Limit, i32, &str)] = &[
+    // [1000] Nested expressions, and subqueries/views nested in each other.
+    (
+        Limit::SQLITE_LIMIT_EXPR_DEPTH,
+        500,
+        "levels of nested expressions or subqueries",
+    ),
+    // [2500] Parser stack: nesting of parentheses and clauses.
+    (
+        Limit::SQLITE_LIMIT_PARSER_DEPTH,
+        1000,
+        "levels of parser nesting (parentheses, calls, clauses)",
+    ),
+    // [500] Terms of one UNION/INTERSECT/EXCEPT chain (one recursion each).
+    (
+        Limit::SQLITE_LIMIT_COMPOUND_SELECT,
+        250,
+        "terms in a compound SELECT",
+    ),
+    // [250000000] Instructions of one compiled statement (24 bytes each).
+    (
+        Limit::SQLITE_LIMIT_VDBE_OP,
+        250_000,
+        "instructions per compiled statement",
+    ),
+    // [1000] Arguments of one function call.
+    (
+        Limit::SQLITE_LIMIT_FUNCTION_ARG,
+        255,
+        "arguments per function call",
+    ),
+    // [50000] Length of a LIKE or GLOB pattern (matching recurses per `%`).
+    (
+        Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH,
+        1000,
+        "bytes per LIKE or GLOB pattern",
+    ),
+    // [32766] Highest bind number; each costs a slot in every execution.
+    (Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 999, "bind parameters"),
+    // [2000] Columns of a result or table: the default, pinned, because a
+    // lower value would make wider tables of a served file unreadable.
+    (Limit::SQLITE_LIMIT_COLUMN, 2000, "columns"),
+    // [10] No ATTACH (the authorizer refuses it too).
+    (Limit::SQLITE_LIMIT_ATTACHED, 0, "attached databases"),
+    // [1000] Nothing fires triggers on a read-only connection.
+    (Limit::SQLITE_LIMIT_TRIGGER_DEPTH, 10, "levels of triggers"),
+    // [0] No helper threads for sorting.
+    (Limit::SQLITE_LIMIT_WORKER_THREADS, 0, "sorter threads"),
+];
+
+/// Limits of the SQLite backend that come from config.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Read-only connections kept open for reuse.
+    pub max_idle: usize,
+    pub timeout: Duration,
+    /// The file never changes while served (the demo database).
+    pub immutable: bool,
+    /// `SQLITE_LIMIT_LENGTH` (`database.sqlite.max_value_bytes`).
+    pub max_value_bytes: usize,
+    /// Longest statement text (`query.max_sql_bytes`); SQLite's limit adds
+    /// room for the EXPLAIN prefix.
+    pub max_sql_bytes: usize,
+    /// Process-wide hard heap limit (`database.sqlite.max_memory_mib`).
+    pub max_memory_mib: u64,
+}
+
+impl SqliteOptions {
+    /// The configured limits (`query.*`, `database.sqlite.*`).
+    pub fn from_config(config: &crate::config::Config, immutable: bool) -> Self {
+        let sqlite = &config.database.sqlite;
+        Self {
+            max_idle: sqlite.max_idle_connections,
+            timeout: config.query.timeout(),
+            immutable,
+            max_value_bytes: sqlite.max_value_bytes,
+            max_sql_bytes: config.query.max_sql_bytes,
+            max_memory_mib: sqlite.max_memory_mib,
+        }
+    }
+
+    /// The defaults of config, with the given pool size and timeout.
+    pub fn new(max_idle: usize, timeout: Duration, immutable: bool) -> Self {
+        let config = crate::config::Config::default();
+        Self {
+            max_idle,
+            timeout,
+            ..Self::from_config(&config, immutable)
+        }
+    }
+
+    fn sql_length_limit(&self) -> usize {
+        self.max_sql_bytes + EXPLAIN_PREFIX.len() + 64
+    }
+}
 
 const STOP_NONE: u8 = 0;
 const STOP_OFFLOAD: u8 = 1;
@@ -103,8 +223,79 @@ impl ExecControl {
     }
 }
 
-struct PooledConn {
+/// A connection plus the texts SQLite has already confirmed to be exactly
+/// one statement on it, so a cached statement costs one hash lookup.
+struct Conn {
     conn: Connection,
+    verified: RefCell<HashSet<Box<str>>>,
+}
+
+impl Deref for Conn {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Conn {
+    fn new(conn: Connection) -> Self {
+        Self {
+            conn,
+            verified: RefCell::new(HashSet::new()),
+        }
+    }
+
+    /// Refuses `sql` unless SQLite reads it as exactly one statement.
+    ///
+    /// Must run before untrusted text reaches `prepare`/`prepare_cached`:
+    /// rusqlite looks for a second statement by preparing the tail
+    /// recursively, one stack frame per statement, so ~6,600 hidden
+    /// statements overflow the stack. `Batch` walks the text iteratively,
+    /// and once it passed, rusqlite's own check recurses at most once.
+    fn check_one_statement(&self, sql: &str) -> ExecResult<()> {
+        if self.verified.borrow().contains(sql) {
+            return Ok(());
+        }
+        let mut batch = Batch::new(&self.conn, sql);
+        if batch.next()?.is_none() {
+            return Err(DbError::Sql {
+                code: None,
+                message: "the text holds no SQL statement".into(),
+            }
+            .into());
+        }
+        // Anything after the first statement but comments, whitespace and
+        // `;` is a second statement, whether SQLite can compile it or not.
+        let more = match batch.next() {
+            Ok(next) => next.is_some(),
+            Err(_) => true,
+        };
+        if more {
+            return Err(DbError::Sql {
+                code: None,
+                message: "the database reads this text as more than one statement; send exactly one SELECT or WITH statement".into(),
+            }
+            .into());
+        }
+        if sql.len() <= VERIFIED_MAX_TEXT {
+            let mut verified = self.verified.borrow_mut();
+            if verified.len() >= VERIFIED_CAPACITY {
+                verified.clear();
+            }
+            verified.insert(sql.into());
+        }
+        Ok(())
+    }
+
+    /// `prepare_cached` for text that did not come from this module.
+    fn prepare_checked(&self, sql: &str) -> ExecResult<rusqlite::CachedStatement<'_>> {
+        self.check_one_statement(sql)?;
+        Ok(self.conn.prepare_cached(sql)?)
+    }
+}
+
+struct PooledConn {
+    conn: Conn,
     ctl: Arc<ExecControl>,
     /// Counts open connections for pool metrics; released when dropped.
     open: Option<OpenCount>,
@@ -154,6 +345,7 @@ struct Features {
 
 pub struct SqliteBackend {
     path: PathBuf,
+    options: SqliteOptions,
     /// The file never changes while served (our demo database): SQLite can
     /// skip locking and change checks, saving syscalls on every query.
     immutable: bool,
@@ -165,19 +357,27 @@ pub struct SqliteBackend {
     timeout_secs: u64,
     /// The one read-write connection for declarative writing tools; only
     /// opened when `tools.allow_writes` is on and the file is not immutable.
-    writer: Option<Arc<Mutex<Connection>>>,
+    writer: Option<Arc<Mutex<Conn>>>,
 }
 
 impl SqliteBackend {
-    /// Opens `path` read-only; fails early if it is missing or not SQLite.
+    /// Opens `path` read-only with the default limits; fails early if it
+    /// is missing or not SQLite.
     pub fn open(
         path: &Path,
         max_idle: usize,
         timeout: Duration,
         immutable: bool,
     ) -> Result<Self, DbError> {
+        Self::open_with(path, SqliteOptions::new(max_idle, timeout, immutable))
+    }
+
+    /// Opens `path` read-only with `options`, and sets SQLite's
+    /// process-wide heap limits from them.
+    pub fn open_with(path: &Path, options: SqliteOptions) -> Result<Self, DbError> {
+        set_heap_limits(options.max_memory_mib)?;
         let open = Arc::new(AtomicU64::new(0));
-        let first = open_connection(path, immutable)?.counted(&open);
+        let first = open_connection(path, &options)?.counted(&open);
         let features = detect_features(&first.conn).map_err(|e| {
             DbError::Unavailable(format!(
                 "{} is not a readable SQLite database: {e}",
@@ -186,13 +386,14 @@ impl SqliteBackend {
         })?;
         Ok(Self {
             path: path.to_path_buf(),
-            immutable,
+            immutable: options.immutable,
             idle: Mutex::new(vec![first]),
-            max_idle: max_idle.max(1),
+            max_idle: options.max_idle.max(1),
             open,
             features,
-            timeout_secs: timeout.as_secs(),
+            timeout_secs: options.timeout.as_secs(),
             writer: None,
+            options,
         })
     }
 
@@ -200,7 +401,10 @@ impl SqliteBackend {
     /// demo database is immutable and cannot be written: that stays refused.
     pub fn enable_writes(mut self) -> Result<Self, DbError> {
         if !self.immutable {
-            self.writer = Some(Arc::new(Mutex::new(open_writer(&self.path)?)));
+            self.writer = Some(Arc::new(Mutex::new(Conn::new(open_writer(
+                &self.path,
+                &self.options,
+            )?))));
         }
         Ok(self)
     }
@@ -213,7 +417,7 @@ impl SqliteBackend {
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         match pooled {
             Some(c) => Ok(c),
-            None => open_connection(&self.path, self.immutable).map(|c| c.counted(&self.open)),
+            None => open_connection(&self.path, &self.options).map(|c| c.counted(&self.open)),
         }
     }
 
@@ -230,7 +434,7 @@ impl SqliteBackend {
     async fn run<T, F>(&self, ctx: &CallContext, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: Fn(&Connection) -> ExecResult<T> + Send + 'static,
+        F: Fn(&Conn) -> ExecResult<T> + Send + 'static,
     {
         if ctx.cancel.is_cancelled() {
             return Err(DbError::Cancelled);
@@ -278,7 +482,12 @@ impl SqliteBackend {
     }
 
     fn map_sqlite_error(&self, e: rusqlite::Error, reason: u8) -> DbError {
-        if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        let failure = match &e {
+            rusqlite::Error::SqliteFailure(f, msg) => Some((f, msg.as_deref())),
+            rusqlite::Error::SqlInputError { error, msg, .. } => Some((error, Some(msg.as_str()))),
+            _ => None,
+        };
+        if let Some((f, msg)) = failure {
             match f.code {
                 ErrorCode::OperationInterrupted => {
                     return match reason {
@@ -291,8 +500,7 @@ impl SqliteBackend {
                         code: Some("SQLITE_READONLY".into()),
                         message: format!(
                             "the database refused to write ({}); this connection is read-only",
-                            msg.as_deref()
-                                .unwrap_or("attempt to write a readonly database")
+                            msg.unwrap_or("attempt to write a readonly database")
                         ),
                     };
                 }
@@ -302,11 +510,119 @@ impl SqliteBackend {
                         message: "the database refused the statement: only reads are authorized on this read-only connection".into(),
                     };
                 }
+                ErrorCode::TooBig => return self.too_big(msg),
+                ErrorCode::OutOfMemory => {
+                    return DbError::Sql {
+                        code: Some("SQLITE_NOMEM".into()),
+                        message: format!(
+                            "the query needs more memory than SQLite may use: the limit is {} MiB for all calls together (database.sqlite.max_memory_mib), or the statement compiles to more than {} instructions; return fewer or smaller values, or aggregate",
+                            self.options.max_memory_mib,
+                            fixed_limit(Limit::SQLITE_LIMIT_VDBE_OP)
+                        ),
+                    };
+                }
+                ErrorCode::Unknown => {
+                    if let Some((what, value)) = msg.and_then(limit_for_message) {
+                        return DbError::Sql {
+                            code: Some("SQLITE_LIMIT".into()),
+                            message: format!(
+                                "{} (this server allows at most {value} {what}, a fixed SQLite limit); simplify the query",
+                                msg.unwrap_or_default()
+                            ),
+                        };
+                    }
+                }
                 _ => {}
             }
         }
         sql_error(&e)
     }
+
+    fn too_big(&self, msg: Option<&str>) -> DbError {
+        let o = &self.options;
+        let message = if msg.is_some_and(|m| m.contains("statement too long")) {
+            format!(
+                "the SQL text is longer than the limit of {} bytes (query.max_sql_bytes); shorten it",
+                o.max_sql_bytes
+            )
+        } else {
+            format!(
+                "a string or BLOB would be larger than the limit of {} per value (database.sqlite.max_value_bytes); return less, e.g. substr(x, 1, 1000) or length(x)",
+                super::human_bytes(o.max_value_bytes)
+            )
+        };
+        DbError::Sql {
+            code: Some("SQLITE_TOOBIG".into()),
+            message,
+        }
+    }
+}
+
+/// The value of one of [`FIXED_LIMITS`].
+fn fixed_limit(limit: Limit) -> i32 {
+    FIXED_LIMITS
+        .iter()
+        .find(|(l, _, _)| *l as i32 == limit as i32)
+        .map_or(0, |(_, v, _)| *v)
+}
+
+/// Which of [`FIXED_LIMITS`] an SQLite error message reports, if any.
+fn limit_for_message(msg: &str) -> Option<(&'static str, i32)> {
+    const PHRASES: &[(&str, Limit)] = &[
+        (
+            "Expression tree is too large",
+            Limit::SQLITE_LIMIT_EXPR_DEPTH,
+        ),
+        ("nested too deep", Limit::SQLITE_LIMIT_EXPR_DEPTH),
+        ("Recursion limit", Limit::SQLITE_LIMIT_PARSER_DEPTH),
+        (
+            "too many terms in compound SELECT",
+            Limit::SQLITE_LIMIT_COMPOUND_SELECT,
+        ),
+        (
+            "too many arguments on function",
+            Limit::SQLITE_LIMIT_FUNCTION_ARG,
+        ),
+        (
+            "LIKE or GLOB pattern too complex",
+            Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH,
+        ),
+        (
+            "too many SQL variables",
+            Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+        ),
+        (
+            "variable number must be between",
+            Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+        ),
+        ("too many columns", Limit::SQLITE_LIMIT_COLUMN),
+        ("too many attached databases", Limit::SQLITE_LIMIT_ATTACHED),
+    ];
+    let (_, limit) = PHRASES.iter().find(|(p, _)| msg.contains(p))?;
+    FIXED_LIMITS
+        .iter()
+        .find(|(l, _, _)| *l as i32 == *limit as i32)
+        .map(|(_, v, what)| (*what, *v))
+}
+
+/// Sets SQLite's process-wide heap limits: `mib` hard, half of it soft (at
+/// which SQLite starts giving back cache memory). Through the pragmas, on a
+/// private in-memory connection, so no `unsafe` is needed; the hard-limit
+/// pragma can only lower a limit already set, so the smallest configured
+/// limit wins in a process that opens several backends (tests).
+fn set_heap_limits(mib: u64) -> Result<(), DbError> {
+    let hard = mib.saturating_mul(1024 * 1024);
+    let conn = Connection::open_in_memory()
+        .map_err(|e| DbError::Unavailable(format!("cannot start SQLite: {e}")))?;
+    let set = |pragma: &str, value: u64| {
+        conn.query_row(&format!("PRAGMA {pragma} = {value}"), [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| DbError::Unavailable(format!("cannot set SQLite's {pragma}: {e}")))
+    };
+    set("hard_heap_limit", hard)?;
+    set("soft_heap_limit", hard / 2)?;
+    Ok(())
 }
 
 fn sql_error(e: &rusqlite::Error) -> DbError {
@@ -322,7 +638,29 @@ fn sql_error(e: &rusqlite::Error) -> DbError {
     }
 }
 
-fn open_connection(path: &Path, immutable: bool) -> Result<PooledConn, DbError> {
+/// Settings every connection gets, reader or writer: SQLite's run-time
+/// limits, and double-quoted text always an identifier (never a string
+/// literal, as SQLite's legacy misfeature would read `"x"` when no column x
+/// exists), which is how the guard reads it.
+fn harden(conn: &Connection, options: &SqliteOptions) -> rusqlite::Result<()> {
+    let clamp = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, clamp(options.max_value_bytes))?;
+    conn.set_limit(
+        Limit::SQLITE_LIMIT_SQL_LENGTH,
+        clamp(options.sql_length_limit()),
+    )?;
+    for (limit, value, _) in FIXED_LIMITS {
+        conn.set_limit(*limit, *value)?;
+    }
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DML, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DDL, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    Ok(())
+}
+
+fn open_connection(path: &Path, options: &SqliteOptions) -> Result<PooledConn, DbError> {
+    let immutable = options.immutable;
     let mut flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let unavailable = |e: rusqlite::Error| {
         DbError::Unavailable(format!("cannot open {} read-only: {e}", path.display()))
@@ -344,10 +682,7 @@ fn open_connection(path: &Path, immutable: bool) -> Result<PooledConn, DbError> 
     // Plans stay stable across bind values, so cached statements are never re-prepared.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
         .map_err(unavailable)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
-        .map_err(unavailable)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
-        .map_err(unavailable)?;
+    harden(&conn, options).map_err(unavailable)?;
     conn.set_prepared_statement_cache_capacity(64);
     conn.authorizer(Some(authorize)).map_err(unavailable)?;
     let ctl = Arc::new(ExecControl::default());
@@ -355,22 +690,40 @@ fn open_connection(path: &Path, immutable: bool) -> Result<PooledConn, DbError> 
     conn.progress_handler(PROGRESS_OPS, Some(move || handler_ctl.should_stop()))
         .map_err(unavailable)?;
     Ok(PooledConn {
-        conn,
+        conn: Conn::new(conn),
         ctl,
         open: None,
     })
 }
 
-/// Pragmas that only read, used by the dictionary queries as table-valued
-/// functions (`pragma_table_xinfo(?1)`).
+/// Pragmas that only read whatever their argument, which names an object:
+/// used by the dictionary queries and by clients as table-valued functions
+/// (`pragma_table_xinfo(?1)`, `SELECT * FROM pragma_table_list`).
 const READ_PRAGMAS: &[&str] = &[
+    "table_list",
     "table_info",
     "table_xinfo",
     "index_list",
     "index_info",
     "index_xinfo",
     "foreign_key_list",
+    "foreign_key_check",
     "database_list",
+    "collation_list",
+    "compile_options",
+];
+
+/// Pragmas that read without an argument and would set a value with one
+/// (`PRAGMA user_version = 7`): allowed only without (`pragma_user_version`).
+const READ_PRAGMAS_WITHOUT_ARGUMENT: &[&str] = &[
+    "user_version",
+    "application_id",
+    "schema_version",
+    "data_version",
+    "page_count",
+    "page_size",
+    "freelist_count",
+    "encoding",
 ];
 
 /// The engine-level allow-list: anything not needed to read is refused.
@@ -394,13 +747,22 @@ fn authorize(ctx: AuthContext<'_>) -> Authorization {
         {
             Authorization::Allow
         }
+        AuthAction::Pragma {
+            pragma_name,
+            pragma_value: None,
+        } if READ_PRAGMAS_WITHOUT_ARGUMENT
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(pragma_name)) =>
+        {
+            Authorization::Allow
+        }
         _ => Authorization::Deny,
     }
 }
 
 /// The read-write connection for writing tools: DML only. Schema changes,
 /// ATTACH, pragma assignments and writes to SQLite's own tables stay denied.
-fn open_writer(path: &Path) -> Result<Connection, DbError> {
+fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection, DbError> {
     let unavailable = |e: rusqlite::Error| {
         DbError::WritesUnsupported(format!(
             "cannot open {} for writing: {e}; writing tools need a writable SQLite file",
@@ -412,10 +774,7 @@ fn open_writer(path: &Path) -> Result<Connection, DbError> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(unavailable)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
-        .map_err(unavailable)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
-        .map_err(unavailable)?;
+    harden(&conn, options).map_err(unavailable)?;
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(unavailable)?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -441,8 +800,8 @@ fn authorize_write(ctx: AuthContext<'_>) -> Authorization {
 }
 
 /// Runs one writing statement; RETURNING is refused (tools report a count).
-fn write(conn: &Connection, sql: &str, params: &Params) -> ExecResult<WriteResult> {
-    let mut stmt = conn.prepare_cached(sql)?;
+fn write(conn: &Conn, sql: &str, params: &Params) -> ExecResult<WriteResult> {
+    let mut stmt = conn.prepare_checked(sql)?;
     if stmt.column_count() > 0 {
         return Err(DbError::InvalidParams(
             "a writing tool's statement must not return rows (no SELECT or RETURNING); it reports rows_affected".into(),
@@ -471,14 +830,18 @@ fn detect_features(conn: &Connection) -> rusqlite::Result<Features> {
     })
 }
 
-/// Converts one SQLite value to JSON without losing integers.
-fn to_json(v: ValueRef<'_>) -> Value {
+/// Converts one SQLite value to JSON without losing integers; text keeps at
+/// most `room` bytes and a BLOB at most its preview, each cut with a marker,
+/// so only that much is ever copied out of SQLite.
+fn to_json(v: ValueRef<'_>, room: usize) -> Value {
     match v {
         ValueRef::Null => Value::Null,
         ValueRef::Integer(i) => Value::from(i),
         ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
-        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::String(super::render_blob(b, BLOB_PREVIEW_BYTES)),
+        ValueRef::Text(t) => Value::String(super::capped_text(t, room)),
+        ValueRef::Blob(b) => {
+            Value::String(super::render_blob(b, BLOB_PREVIEW_BYTES.min(room / 4 * 3)))
+        }
     }
 }
 
@@ -578,14 +941,17 @@ fn bind_one(stmt: &mut Statement<'_>, index: usize, name: &str, value: &Value) -
     Ok(())
 }
 
-fn run_query(
-    conn: &Connection,
-    sql: &str,
-    params: &Params,
+/// What `run_query` needs besides the SQL and binds.
+#[derive(Debug, Clone, Copy)]
+struct Fetch {
     max_rows: usize,
     offset: u64,
-) -> ExecResult<QueryResult> {
-    let mut stmt = conn.prepare_cached(sql)?;
+    max_bytes: usize,
+    max_value_bytes: usize,
+}
+
+fn run_query(conn: &Conn, sql: &str, params: &Params, fetch: Fetch) -> ExecResult<QueryResult> {
+    let mut stmt = conn.prepare_checked(sql)?;
     if !stmt.readonly() {
         return Err(DbError::Sql {
             code: Some("SQLITE_READONLY".into()),
@@ -604,23 +970,34 @@ fn run_query(
     let ncols = columns.len();
     let mut rows = stmt.raw_query();
     let mut skipped = 0u64;
-    while skipped < offset {
+    while skipped < fetch.offset {
         if rows.next()?.is_none() {
             break;
         }
         skipped += 1;
     }
-    let mut out: Vec<Vec<Value>> = Vec::with_capacity(max_rows.min(256));
+    let mut out: Vec<Vec<Value>> = Vec::with_capacity(fetch.max_rows.min(256));
     let mut has_more = false;
-    while let Some(row) = rows.next()? {
-        if out.len() == max_rows {
+    let mut budget_stop = None;
+    // Counted while fetching, so memory stays near the budget whatever the
+    // query returns; the row that does not fit is dropped and ends the fetch.
+    let mut budget = ResultBudget::new(fetch.max_bytes);
+    'rows: while let Some(row) = rows.next()? {
+        if out.len() == fetch.max_rows {
             has_more = true;
             break;
         }
         let mut values = Vec::with_capacity(ncols);
         for i in 0..ncols {
-            values.push(to_json(row.get_ref(i)?));
+            let v = to_json(row.get_ref(i)?, budget.value_room(fetch.max_value_bytes));
+            if !budget.charge(&v) {
+                has_more = true;
+                budget_stop = Some(budget.limit());
+                break 'rows;
+            }
+            values.push(v);
         }
+        budget.end_row();
         out.push(values);
     }
     for (i, col) in columns.iter_mut().enumerate() {
@@ -636,7 +1013,7 @@ fn run_query(
         columns,
         rows: out,
         has_more,
-        budget_stop: None,
+        budget_stop,
     })
 }
 
@@ -878,8 +1255,9 @@ fn describe(conn: &Connection, f: Features, wanted: &str) -> ExecResult<TableDes
     })
 }
 
-fn explain(conn: &Connection, sql: &str, params: &Params) -> ExecResult<ExplainResult> {
-    let text = format!("EXPLAIN QUERY PLAN {sql}");
+fn explain(conn: &Conn, sql: &str, params: &Params) -> ExecResult<ExplainResult> {
+    let text = format!("{EXPLAIN_PREFIX}{sql}");
+    conn.check_one_statement(&text)?;
     let mut stmt = conn.prepare(&text)?;
     bind_params(&mut stmt, params)?;
     let mut rows = stmt.raw_query();
@@ -1023,9 +1401,14 @@ impl Backend for SqliteBackend {
     ) -> Result<QueryResult, DbError> {
         let sql = req.query.sql().to_owned();
         let params = req.params.clone();
-        let (max_rows, offset) = (req.max_rows, req.offset);
+        let fetch = Fetch {
+            max_rows: req.max_rows,
+            offset: req.offset,
+            max_bytes: req.max_bytes,
+            max_value_bytes: req.max_value_bytes,
+        };
         self.run(ctx, move |conn| {
-            run_query(conn, &sql, &params, max_rows, offset).map_err(|e| with_table_hint(conn, e))
+            run_query(conn, &sql, &params, fetch).map_err(|e| with_table_hint(conn, e))
         })
         .await
     }
@@ -1072,9 +1455,10 @@ impl Backend for SqliteBackend {
             let mut conn = writer
                 .lock()
                 .map_err(|_| ExecError::Db(DbError::Internal("writer lock poisoned".into())))?;
-            conn.progress_handler(PROGRESS_OPS, Some(move || handler_ctl.should_stop()))?;
+            conn.conn
+                .progress_handler(PROGRESS_OPS, Some(move || handler_ctl.should_stop()))?;
             let r = write(&conn, &sql, &params);
-            conn.progress_handler(0, None::<fn() -> bool>)?;
+            conn.conn.progress_handler(0, None::<fn() -> bool>)?;
             r
         });
         let joined = tokio::select! {
@@ -1146,6 +1530,7 @@ mod tests {
                         max_rows: 10,
                         offset: 0,
                         max_bytes: 1 << 20,
+                        max_value_bytes: 1 << 16,
                     },
                     &ctx(),
                 )
@@ -1173,12 +1558,327 @@ mod tests {
                     max_rows: 1,
                     offset: 0,
                     max_bytes: 1 << 20,
+                    max_value_bytes: 1 << 16,
                 },
                 &ctx(),
             )
             .await
             .expect("read still works");
         assert_eq!(count.rows, vec![vec![json!(5), json!("Oceania")]]);
+    }
+
+    fn req<'a>(sql: &'a str, params: &'a Params, max_rows: usize) -> QueryRequest<'a> {
+        QueryRequest {
+            query: ReadOnlyQuery::unchecked(sql, Dialect::Sqlite),
+            params,
+            max_rows,
+            offset: 0,
+            max_bytes: 1 << 20,
+            max_value_bytes: 1 << 16,
+        }
+    }
+
+    fn message(e: &DbError) -> String {
+        e.to_string()
+    }
+
+    /// 100,000 statements used to overflow the worker's stack inside
+    /// rusqlite's recursive tail check and abort the process.
+    #[tokio::test]
+    async fn many_statements_are_refused_iteratively() {
+        // SQLite's statement length limit would refuse these first.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("demo.db");
+        crate::db::demo::create_demo_db(&path, 1, false).expect("demo db");
+        let roomy = SqliteOptions {
+            max_sql_bytes: 4 << 20,
+            ..SqliteOptions::new(1, Duration::from_secs(10), true)
+        };
+        let backend = SqliteBackend::open_with(&path, roomy).expect("backend");
+        let params = Params::new();
+        let many = "SELECT 1;".repeat(100_000);
+        let hidden = format!("SELECT 1 -- x\n;{}", "SELECT 2;".repeat(100_000));
+        for sql in [many.as_str(), hidden.as_str()] {
+            let err = backend
+                .query(req(sql, &params, 5), &ctx())
+                .await
+                .expect_err("refused");
+            assert!(message(&err).contains("more than one statement"), "{err}");
+            let err = backend
+                .explain(
+                    ReadOnlyQuery::unchecked(sql, Dialect::Sqlite),
+                    &params,
+                    &ctx(),
+                )
+                .await
+                .expect_err("refused");
+            assert!(message(&err).contains("more than one statement"), "{err}");
+        }
+        // A second statement that does not compile is still a second one.
+        let err = backend
+            .query(req("SELECT 1; DELETE FROM regions", &params, 5), &ctx())
+            .await
+            .expect_err("refused");
+        assert!(message(&err).contains("more than one statement"), "{err}");
+        let err = backend
+            .query(req("-- nothing\n;;", &params, 5), &ctx())
+            .await
+            .expect_err("refused");
+        assert!(message(&err).contains("no SQL statement"), "{err}");
+        // Empty statements and comments after the statement are not a second one.
+        let tail = format!("SELECT 7{} -- done", ";".repeat(100_000));
+        let r = backend
+            .query(req(&tail, &params, 5), &ctx())
+            .await
+            .expect("one statement");
+        assert_eq!(r.rows, vec![vec![json!(7)]]);
+        let r = backend
+            .query(req("SELECT 8; /* c */ ;", &params, 5), &ctx())
+            .await
+            .expect("one statement");
+        assert_eq!(r.rows, vec![vec![json!(8)]]);
+    }
+
+    /// Writing tools' SQL comes from tool files, which are input too.
+    #[tokio::test]
+    async fn the_writer_refuses_statement_floods() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("demo.db");
+        crate::db::demo::create_demo_db(&path, 1, false).expect("demo db");
+        let roomy = SqliteOptions {
+            max_sql_bytes: 4 << 20,
+            ..SqliteOptions::new(1, Duration::from_secs(10), false)
+        };
+        let backend = SqliteBackend::open_with(&path, roomy)
+            .and_then(SqliteBackend::enable_writes)
+            .expect("backend");
+        let params = Params::new();
+        let flood = "UPDATE regions SET region_name = 1;".repeat(100_000);
+        let err = backend
+            .execute_write(WriteStatement::new(&flood), &params, &ctx())
+            .await
+            .expect_err("refused");
+        assert!(message(&err).contains("more than one statement"), "{err}");
+        let done = backend
+            .execute_write(
+                WriteStatement::new(
+                    "UPDATE regions SET region_name = region_name WHERE region_id = 1;",
+                ),
+                &params,
+                &ctx(),
+            )
+            .await
+            .expect("one statement");
+        assert_eq!(done.rows_affected, 1);
+    }
+
+    #[tokio::test]
+    async fn verified_texts_are_remembered_per_connection() {
+        let (_dir, backend) = demo();
+        let params = Params::new();
+        let sql = "SELECT region_name FROM regions ORDER BY region_id";
+        for _ in 0..3 {
+            backend
+                .query(req(sql, &params, 50), &ctx())
+                .await
+                .expect("runs");
+        }
+        let idle = backend.idle.lock().expect("lock");
+        assert!(idle.iter().any(|c| c.conn.verified.borrow().contains(sql)));
+        let refused = "SELECT 1; SELECT 2";
+        assert!(
+            idle.iter()
+                .all(|c| !c.conn.verified.borrow().contains(refused))
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_limits_are_tool_errors_naming_the_limit() {
+        let (_dir, backend) = demo();
+        let params = Params::new();
+        let deep_calls = format!("SELECT {}1{}", "abs(".repeat(5000), ")".repeat(5000));
+        let deep_parens = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
+        let deep_case = format!(
+            "SELECT {}1{}",
+            "CASE WHEN 1 THEN ".repeat(3000),
+            " END".repeat(3000)
+        );
+        let compound = vec!["SELECT 1"; 300].join(" UNION ALL ");
+        let long_chain = format!("SELECT 1{}", " + 1".repeat(600));
+        let cases: Vec<(&str, &str)> = vec![
+            (
+                "SELECT printf('%.*c', 400000000, 'x')",
+                "database.sqlite.max_value_bytes",
+            ),
+            (
+                "SELECT hex(zeroblob(500000000))",
+                "database.sqlite.max_value_bytes",
+            ),
+            (
+                "SELECT length(randomblob(500000000))",
+                "database.sqlite.max_value_bytes",
+            ),
+            (&deep_calls, "a fixed SQLite limit"),
+            (&long_chain, "at most 500 levels of nested expressions"),
+            (&deep_parens, "at most 1000 levels of parser nesting"),
+            (&deep_case, "a fixed SQLite limit"),
+            (&compound, "at most 250 terms in a compound SELECT"),
+            ("SELECT ?1000", "at most 999 bind parameters"),
+        ];
+        for (sql, expected) in cases {
+            let err = backend
+                .query(req(sql, &params, 5), &ctx())
+                .await
+                .expect_err(sql);
+            assert!(
+                message(&err).contains(expected),
+                "{}: {err}",
+                &sql[..40.min(sql.len())]
+            );
+        }
+        // The statement limit of SQLite itself (the tool layer stops longer
+        // text first): query.max_sql_bytes plus room for EXPLAIN.
+        let long = format!("SELECT 1{}", " ".repeat(80 * 1024));
+        let err = backend
+            .query(req(&long, &params, 5), &ctx())
+            .await
+            .expect_err("too long");
+        assert!(message(&err).contains("query.max_sql_bytes"), "{err}");
+        // Within the limits everything still works, at depth near the limit too.
+        let nested = format!("SELECT {}1{}", "abs(".repeat(300), ")".repeat(300));
+        let r = backend
+            .query(req(&nested, &params, 5), &ctx())
+            .await
+            .expect("within limits");
+        assert_eq!(r.rows, vec![vec![json!(1)]]);
+        let r = backend
+            .query(
+                req("SELECT length(printf('%.*c', 1000000, 'x'))", &params, 5),
+                &ctx(),
+            )
+            .await
+            .expect("within limits");
+        assert_eq!(r.rows, vec![vec![json!(1_000_000)]]);
+    }
+
+    #[tokio::test]
+    async fn double_quotes_are_identifiers_only() {
+        let (_dir, backend) = demo();
+        let params = Params::new();
+        let err = backend
+            .query(
+                req("SELECT \"no_such_column\" FROM regions", &params, 5),
+                &ctx(),
+            )
+            .await
+            .expect_err("not a string");
+        assert!(message(&err).contains("no such column"), "{err}");
+        let r = backend
+            .query(
+                req(
+                    "SELECT \"region_name\" FROM regions WHERE region_id = 1",
+                    &params,
+                    5,
+                ),
+                &ctx(),
+            )
+            .await
+            .expect("identifier");
+        assert_eq!(r.rows.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn read_only_pragma_functions_are_allowed() {
+        let (_dir, backend) = demo();
+        let params = Params::new();
+        for sql in [
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' ORDER BY name",
+            "SELECT name FROM pragma_table_list('regions')",
+            "SELECT count(*) FROM pragma_table_info('orders')",
+            "SELECT count(*) FROM pragma_index_list('orders')",
+            "SELECT count(*) FROM pragma_foreign_key_list('orders')",
+            "SELECT count(*) FROM pragma_foreign_key_check",
+            "SELECT count(*) FROM pragma_collation_list",
+            "SELECT count(*) FROM pragma_compile_options",
+            "SELECT * FROM pragma_user_version",
+            "SELECT * FROM pragma_page_count",
+            "SELECT * FROM pragma_encoding",
+        ] {
+            let r = backend
+                .query(req(sql, &params, 100), &ctx())
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            assert!(!r.rows.is_empty(), "{sql}");
+        }
+        for sql in [
+            "PRAGMA user_version = 3",
+            "SELECT * FROM pragma_cache_size",
+            "SELECT * FROM pragma_integrity_check",
+        ] {
+            backend
+                .query(req(sql, &params, 100), &ctx())
+                .await
+                .expect_err(sql);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_result_budget_stops_the_fetch() {
+        let (_dir, backend) = demo();
+        let params = Params::new();
+        let sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) \
+                   SELECT x, printf('%.*c', 1000, 'y') AS s FROM c";
+        let r = backend
+            .query(
+                QueryRequest {
+                    max_bytes: 10_000,
+                    ..req(sql, &params, 1000)
+                },
+                &ctx(),
+            )
+            .await
+            .expect("runs");
+        assert_eq!(r.budget_stop, Some(10_000));
+        assert!(r.has_more);
+        let held: usize = r.rows.iter().flatten().map(ResultBudget::cost).sum();
+        assert!(held <= 10_000, "{held}");
+        assert_eq!(r.rows.len(), 9, "1,048 bytes per row");
+        // The first row always comes back, its values cut to the budget.
+        let huge = "SELECT printf('%.*c', 3000000, 'z') AS a, printf('%.*c', 3000000, 'w') AS b";
+        let r = backend
+            .query(
+                QueryRequest {
+                    max_bytes: 10_000,
+                    max_value_bytes: 8_000,
+                    ..req(huge, &params, 10)
+                },
+                &ctx(),
+            )
+            .await
+            .expect("runs");
+        assert_eq!(r.rows.len(), 1);
+        assert_eq!(r.budget_stop, None);
+        let a = r.rows[0][0].as_str().expect("text");
+        let b = r.rows[0][1].as_str().expect("text");
+        assert!(
+            a.starts_with("zzz") && a.ends_with("…[truncated, 3000000 bytes total]"),
+            "{}",
+            &a[a.len() - 40..]
+        );
+        assert!(a.len() < 8_100, "{}", a.len());
+        assert!(
+            b.len() < 2_100 && b.ends_with("bytes total]"),
+            "{}",
+            b.len()
+        );
+        // Blobs are previews whatever their size.
+        let r = backend
+            .query(req("SELECT randomblob(3000000)", &params, 10), &ctx())
+            .await
+            .expect("runs");
+        let blob = r.rows[0][0].as_str().expect("text");
+        assert!(blob.starts_with("base64:") && blob.ends_with("[truncated, 3000000 bytes total]"));
+        assert!(blob.len() < 500);
     }
 
     #[test]

@@ -156,15 +156,114 @@ fn push_cell(out: &mut String, v: &Value) {
     }
 }
 
+/// Bytes `push_cell` writes for `v`.
+fn cell_len(v: &Value) -> usize {
+    match v {
+        Value::Null => 4,
+        Value::String(s) => s.len() + s.bytes().filter(|b| is_escaped(*b)).count(),
+        Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        other => other.to_string().len(),
+    }
+}
+
+fn is_escaped(b: u8) -> bool {
+    matches!(b, b'|' | b'\n' | b'\r')
+}
+
+const MARK: &str = "…[truncated, ";
+const MARK_END: &str = " bytes total]";
+/// Room a marker takes ("…[truncated, 1000000000 bytes total]" is 40).
+const MARKER_ROOM: usize = 48;
+
+/// Cuts a string value so that it renders in at most `keep` bytes, plus a
+/// marker with its full size; a value the backend already cut keeps the
+/// backend's marker, which has the true size.
+fn shorten(s: &mut String, keep: usize) {
+    let (body_end, tail) = match s.rfind(MARK) {
+        Some(i) if s.ends_with(MARK_END) => (i, s[i..].to_owned()),
+        _ => (s.len(), format!("{MARK}{} bytes total]", s.len())),
+    };
+    let mut rendered = 0;
+    let mut cut = 0;
+    for (i, ch) in s[..body_end].char_indices() {
+        let w = if ch.is_ascii() && is_escaped(ch as u8) {
+            2
+        } else {
+            ch.len_utf8()
+        };
+        if rendered + w > keep {
+            break;
+        }
+        rendered += w;
+        cut = i + ch.len_utf8();
+    }
+    s.truncate(cut);
+    s.push_str(&tail);
+}
+
+/// Shortens the longest string cells of a row until its text fits `room`
+/// bytes (as far as strings can be shortened), so a row that alone exceeds
+/// the text limit is still shown and paging always moves on. True when a
+/// value was cut.
+fn fit_row(row: &mut [Value], room: usize) -> bool {
+    let separators = 3 * row.len().saturating_sub(1) + 1;
+    let lens: Vec<usize> = row.iter().map(cell_len).collect();
+    if lens.iter().sum::<usize>() + separators <= room {
+        return false;
+    }
+    let fixed: usize = row
+        .iter()
+        .zip(&lens)
+        .filter(|(v, _)| !v.is_string())
+        .map(|(_, l)| *l)
+        .sum();
+    let mut strings: Vec<usize> = row
+        .iter()
+        .zip(&lens)
+        .filter(|(v, _)| v.is_string())
+        .map(|(_, l)| *l)
+        .collect();
+    strings.sort_unstable();
+    // Water-filling: the largest share per cell such that every string,
+    // shown up to that share, fits; only longer strings are cut.
+    let mut avail = room.saturating_sub(fixed + separators);
+    let mut cap = None;
+    for (i, len) in strings.iter().enumerate() {
+        let share = avail / (strings.len() - i);
+        if *len <= share {
+            avail -= len;
+        } else {
+            cap = Some(share);
+            break;
+        }
+    }
+    let Some(cap) = cap else {
+        return false;
+    };
+    let mut cut = false;
+    for (v, len) in row.iter_mut().zip(lens) {
+        if let Value::String(s) = v
+            && len > cap
+        {
+            shorten(s, cap.saturating_sub(MARKER_ROOM));
+            cut = true;
+        }
+    }
+    cut
+}
+
 /// Renders rows as a `|`-separated table with a header, stopping at
 /// `max_text` bytes; rows that did not fit are dropped from the structured
 /// form too and reported as truncated, with the offset to continue from.
+/// A first row that alone does not fit is shown with its longest values
+/// cut (in both forms), so `next_offset` always moves on.
 pub fn query_result(result: QueryResult, offset: u64, max_text: usize) -> RenderedQuery {
     let QueryResult {
         columns,
         mut rows,
         has_more,
-        budget_stop: _,
+        budget_stop,
     } = result;
     let mut text = String::with_capacity(64 + rows.len() * 16 * columns.len().max(1));
     for (i, c) in columns.iter().enumerate() {
@@ -175,8 +274,12 @@ pub fn query_result(result: QueryResult, offset: u64, max_text: usize) -> Render
     }
     text.push('\n');
     // Leave room for the footer so the notice itself never overflows.
-    let budget = max_text.saturating_sub(200);
+    let budget = max_text.saturating_sub(300);
     let mut shown = rows.len();
+    let mut cut_values = false;
+    if let Some(first) = rows.first_mut() {
+        cut_values = fit_row(first, budget.saturating_sub(text.len()));
+    }
     for (r, row) in rows.iter().enumerate() {
         let mark = text.len();
         for (i, v) in row.iter().enumerate() {
@@ -186,7 +289,8 @@ pub fn query_result(result: QueryResult, offset: u64, max_text: usize) -> Render
             push_cell(&mut text, v);
         }
         text.push('\n');
-        if text.len() > budget {
+        // The first row stays, cut to fit as far as its values allow.
+        if r > 0 && text.len() > budget {
             text.truncate(mark);
             shown = r;
             break;
@@ -197,29 +301,37 @@ pub fn query_result(result: QueryResult, offset: u64, max_text: usize) -> Render
     let truncated = has_more || cut_by_size;
     let row_count = shown as u64;
     let next_offset = truncated.then_some(offset + row_count);
-    match (truncated, cut_by_size) {
-        (false, _) => {
+    let next = offset + row_count;
+    let plural = if row_count == 1 { "" } else { "s" };
+    if !truncated {
+        let _ = write!(text, "({row_count} row{plural})");
+    } else {
+        let _ = write!(text, "({row_count} row{plural} shown; ");
+        if cut_by_size {
             let _ = write!(
                 text,
-                "({row_count} row{})",
-                if row_count == 1 { "" } else { "s" }
+                "output truncated at {} KiB (query.max_text_bytes): call again with offset={next} or select fewer columns)",
+                max_text / 1024
             );
-        }
-        (true, false) => {
+        } else if let Some(limit) = budget_stop {
             let _ = write!(
                 text,
-                "({row_count} rows shown; more rows exist: call again with offset={} or narrow the query)",
-                offset + row_count
+                "result budget of {} reached (query.max_result_bytes): call again with offset={next}, select fewer or shorter columns, or aggregate)",
+                crate::db::human_bytes(limit)
             );
-        }
-        (true, true) => {
+        } else {
             let _ = write!(
                 text,
-                "({row_count} rows shown; output truncated at {} KiB: call again with offset={} or select fewer columns)",
-                max_text / 1024,
-                offset + row_count
+                "more rows exist: call again with offset={next} or narrow the query)"
             );
         }
+    }
+    if cut_values {
+        let _ = write!(
+            text,
+            "\n(long values in this row were cut to fit {} KiB of text (query.max_text_bytes); select substr(column, start, length) to read a part)",
+            max_text / 1024
+        );
     }
 
     let mut structured = Map::with_capacity(5);
@@ -308,6 +420,46 @@ mod tests {
         assert!(r.row_count > 0 && r.row_count < 5000);
         assert_eq!(r.structured["next_offset"], r.row_count);
         assert!(r.text.contains("output truncated at 2 KiB"), "{}", r.text);
+    }
+
+    #[test]
+    fn a_row_larger_than_the_text_limit_is_cut_and_paging_moves_on() {
+        let mut r = result(3, false);
+        r.rows[0][1] = json!("é|".repeat(20_000));
+        r.rows[1][1] = json!("b".repeat(50_000));
+        let out = query_result(r, 7, 4096);
+        assert!(out.text.len() <= 4096, "{}", out.text.len());
+        assert_eq!(out.row_count, 1);
+        assert_eq!(out.structured["next_offset"], 8);
+        let note = out.structured["rows"][0][1].as_str().expect("text");
+        assert!(note.ends_with("…[truncated, 60000 bytes total]"), "{note}");
+        assert!(out.text.contains("were cut to fit 4 KiB"), "{}", out.text);
+        assert!(out.text.contains("offset=8"), "{}", out.text);
+        // A value the backend cut keeps the backend's marker (true size).
+        let mut r = result(1, false);
+        r.rows[0][1] = json!(format!(
+            "{}…[truncated, 9000000 bytes total]",
+            "c".repeat(60_000)
+        ));
+        let out = query_result(r, 0, 2048);
+        let v = out.structured["rows"][0][1].as_str().expect("text");
+        assert!(v.ends_with("c…[truncated, 9000000 bytes total]"), "{v}");
+        assert!(out.text.len() <= 2048);
+    }
+
+    #[test]
+    fn a_budget_stop_names_the_limit_and_its_key() {
+        let mut r = result(3, true);
+        r.budget_stop = Some(1024 * 1024);
+        let out = query_result(r, 0, 65536);
+        assert!(
+            out.text
+                .contains("result budget of 1 MiB reached (query.max_result_bytes)"),
+            "{}",
+            out.text
+        );
+        assert_eq!(out.structured["truncated"], true);
+        assert_eq!(out.structured["next_offset"], 3);
     }
 
     #[test]

@@ -379,6 +379,23 @@ fn structured<T: Serialize>(text: String, value: &T, rows: u64) -> Outcome {
     }
 }
 
+/// Refuses SQL longer than `query.max_sql_bytes` before anything reads it,
+/// on every backend.
+fn check_sql_length(tool: BuiltinTool, sql: &str, limits: &QueryConfig) -> Result<(), Failure> {
+    if sql.len() <= limits.max_sql_bytes {
+        return Ok(());
+    }
+    Err(Failure::new(
+        "sql_too_long",
+        format!(
+            "{} refused the statement: it is {} bytes long, more than the limit of {} bytes (query.max_sql_bytes); shorten it, e.g. pass long values as binds in params",
+            tool.name(),
+            sql.len(),
+            limits.max_sql_bytes
+        ),
+    ))
+}
+
 /// Runs one built-in tool; every failure becomes a tool error the model can read.
 pub async fn call(
     tool: BuiltinTool,
@@ -492,6 +509,7 @@ async fn run_query(
         }
     };
     let offset = a.offset.unwrap_or(0);
+    check_sql_length(tool, &a.sql, &state.limits)?;
     let query = guard::check_read_only(&a.sql, state.backend.info().dialect)
         .map_err(|e| Failure::new(e.code(), format!("run_query refused the statement: {e}")))?;
     let params: Params = a.params.unwrap_or_default();
@@ -504,6 +522,7 @@ async fn run_query(
                 max_rows,
                 offset,
                 max_bytes: state.limits.max_result_bytes,
+                max_value_bytes: state.limits.max_text_bytes,
             },
             ctx,
         )
@@ -523,6 +542,7 @@ async fn explain_query(
 ) -> Result<Outcome, Failure> {
     let tool = BuiltinTool::ExplainQuery;
     let a: ExplainQueryArgs = parse_args(tool, args)?;
+    check_sql_length(tool, &a.sql, &state.limits)?;
     let query = guard::check_read_only(&a.sql, state.backend.info().dialect).map_err(|e| {
         Failure::new(
             e.code(),

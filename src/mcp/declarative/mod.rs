@@ -647,7 +647,16 @@ fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclToo
     let sql_line = at.line(t.sql.span());
     let raw_sql = t.sql.get_ref();
     let mut sql = String::new();
-    if t.writes {
+    if raw_sql.len() > opts.limits.max_sql_bytes {
+        fail(
+            sql_line,
+            format!(
+                "the SQL is {} bytes long, more than query.max_sql_bytes ({}); shorten it or raise the limit",
+                raw_sql.len(),
+                opts.limits.max_sql_bytes
+            ),
+        );
+    } else if t.writes {
         match guard::placeholders(raw_sql, opts.dialect) {
             Err(e) => fail(
                 e.position().map_or(sql_line, |p| {
@@ -1318,6 +1327,7 @@ async fn run(
                 max_rows,
                 offset,
                 max_bytes: state.limits.max_result_bytes,
+                max_value_bytes: state.limits.max_text_bytes,
             },
             ctx,
         )
@@ -1353,6 +1363,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(dir.path().join("t.toml"), src).expect("write");
         load(&opts(dir.path()))
+    }
+
+    #[test]
+    fn sql_longer_than_the_limit_is_a_load_error() {
+        let long = format!("SELECT 1{}", " ".repeat(70 * 1024));
+        let src =
+            format!("[[tool]]\nname = \"x\"\ndescription = \"d\"\nsql = \"\"\"\n{long}\n\"\"\"\n");
+        let err = load_str(&src).expect_err("refused");
+        assert_eq!(err.problems[0].line, 4, "{err}");
+        assert!(
+            err.problems[0].message.contains("query.max_sql_bytes"),
+            "{err}"
+        );
     }
 
     #[test]
