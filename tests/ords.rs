@@ -268,7 +268,8 @@ async fn every_tool_works_through_ords() {
     let steps = plan["steps"].as_array().expect("steps");
     assert_eq!(steps[0]["id"], 0);
     assert!(steps[1..].iter().all(|s| s["parent"].is_number()));
-    // The script: EXPLAIN PLAN with the binds, the PLAN_TABLE read, ROLLBACK.
+    // The request: one fixed block (EXPLAIN PLAN, the PLAN_TABLE read and
+    // ROLLBACK inside it); the user's text only as the CLOB bind `q`.
     let script = double
         .state
         .sql_bodies()
@@ -282,14 +283,36 @@ async fn every_tool_works_through_ords() {
         .expect("explain request");
     let statement = script["statementText"].as_str().expect("text");
     assert!(
-        statement.contains("FOR SELECT * FROM orders WHERE order_date >= ?;"),
+        statement.starts_with(
+            "DECLARE p CLOB; BEGIN EXECUTE IMMEDIATE 'EXPLAIN PLAN SET STATEMENT_ID = ''ADBMCP_"
+        ),
         "{statement}"
     );
-    assert!(statement.trim_end().ends_with("ROLLBACK;"), "{statement}");
+    assert!(
+        statement.trim_end().ends_with("ROLLBACK; :plan := p; END;"),
+        "{statement}"
+    );
+    assert!(!statement.contains("orders"), "{statement}");
     assert_eq!(
         script["binds"],
-        json!([{"index": 1, "data_type": "VARCHAR2", "value": "2025-01-01"}])
+        json!([
+            {"name": "q", "data_type": "CLOB", "value": "SELECT * FROM orders WHERE order_date >= :1"},
+            {"name": "plan", "data_type": "CLOB", "mode": "out"}
+        ])
     );
+    // What the database parsed: the wrapped EXPLAIN PLAN, the plan read, ROLLBACK.
+    let parsed = double.state.dynamic_sql();
+    let explained = parsed
+        .iter()
+        .rposition(|d| d.starts_with("EXPLAIN PLAN"))
+        .expect("explain parsed");
+    assert!(
+        parsed[explained]
+            .ends_with("FOR SELECT * FROM (\nSELECT * FROM orders WHERE order_date >= :1\n)"),
+        "{}",
+        parsed[explained]
+    );
+    assert_eq!(parsed.last().map(String::as_str), Some("ROLLBACK"));
     client.cancel().await.expect("close");
 }
 
@@ -382,7 +405,11 @@ async fn run_query_pages_across_has_more() {
     // 21 rows wanted per call (20 + 1 to see more), 7 per ORDS page.
     assert_eq!(double.state.sql_requests.load(Ordering::SeqCst) - before, 9);
     let bodies = double.state.sql_bodies();
-    let offsets: Vec<u64> = bodies.iter().filter_map(|b| b["offset"].as_u64()).collect();
+    // The offset is the block's bind `o` (server-side OFFSET), not ORDS's.
+    let offsets: Vec<u64> = bodies
+        .iter()
+        .filter_map(|b| b["binds"].as_array()?.iter().find(|x| x["name"] == "o")?["value"].as_u64())
+        .collect();
     assert_eq!(offsets, [0, 7, 14, 20, 27, 34, 40, 47, 54]);
     assert_eq!(bodies[0]["limit"], 21);
 
@@ -419,30 +446,35 @@ async fn bind_types_reach_ords_as_documented() {
     .await;
     assert!(!is_error(&r), "{}", text_of(&r));
     let body = double.state.sql_bodies().pop().expect("request");
+    // The fixed block; the user's text (placeholders numbered) is the bind `q`.
     assert_eq!(
         body["statementText"],
-        "SELECT ? AS i, ? AS d, ? AS s, ? AS b, ? AS n, ? AS big, ? + 1 AS i_again FROM dual"
+        "DECLARE c SYS_REFCURSOR; BEGIN OPEN c FOR 'SELECT * FROM (' || CHR(10) || :q || CHR(10) || ') OFFSET ' || CHR(58) || 'o ROWS FETCH NEXT ' || CHR(58) || 'n ROWS ONLY' USING :b1, :b2, :b3, :b4, :b5, :b6, :b7, :o, :n; :rc := c; END;"
     );
     let raw = double.state.requests().pop().expect("raw request").body;
     // Exact decimal text on the wire, not a binary float rendering.
     assert!(
-        raw.contains(r#"{"index":2,"data_type":"NUMBER","value":19.99}"#),
+        raw.contains(r#"{"name":"b2","data_type":"NUMBER","value":19.99}"#),
         "{raw}"
     );
     assert!(
-        raw.contains(r#"{"index":6,"data_type":"NUMBER","value":18446744073709551615}"#),
+        raw.contains(r#"{"name":"b6","data_type":"NUMBER","value":18446744073709551615}"#),
         "{raw}"
     );
     assert_eq!(
         body["binds"],
         json!([
-            {"index": 1, "data_type": "NUMBER", "value": 7},
-            {"index": 2, "data_type": "NUMBER", "value": 19.99},
-            {"index": 3, "data_type": "VARCHAR2", "value": "it's"},
-            {"index": 4, "data_type": "NUMBER", "value": 1},
-            {"index": 5, "data_type": "VARCHAR2", "value": null},
-            {"index": 6, "data_type": "NUMBER", "value": 18446744073709551615u64},
-            {"index": 7, "data_type": "NUMBER", "value": 7}
+            {"name": "q", "data_type": "CLOB", "value": "SELECT :1 AS i, :2 AS d, :3 AS s, :4 AS b, :5 AS n, :6 AS big, :7 + 1 AS i_again FROM dual"},
+            {"name": "b1", "data_type": "NUMBER", "value": 7},
+            {"name": "b2", "data_type": "NUMBER", "value": 19.99},
+            {"name": "b3", "data_type": "VARCHAR2", "value": "it's"},
+            {"name": "b4", "data_type": "NUMBER", "value": 1},
+            {"name": "b5", "data_type": "VARCHAR2", "value": null},
+            {"name": "b6", "data_type": "NUMBER", "value": 18446744073709551615u64},
+            {"name": "b7", "data_type": "NUMBER", "value": 7},
+            {"name": "o", "data_type": "NUMBER", "value": 0},
+            {"name": "n", "data_type": "NUMBER", "value": 101},
+            {"name": "rc", "data_type": "CURSOR", "mode": "out"}
         ])
     );
     let row = &structured(&r)["rows"][0];
@@ -483,7 +515,10 @@ async fn numbers_keep_full_precision_end_to_end() {
     let double = start_double().await;
     let server = TestServer::start_with(ords_config(&double, basic())).await;
     let client = server.client().await;
-    let canned = std::fs::read_to_string(fixture("numbers-and-types.json")).expect("fixture");
+    // The same values as `numbers-and-types.json`, in the cursor-bind shape
+    // the query block's answer takes.
+    let canned =
+        std::fs::read_to_string(fixture("cursor-numbers-and-types.json")).expect("fixture");
     double.state.faults().canned = Some(canned);
     let r = call(
         &client,
@@ -1186,9 +1221,10 @@ fn every_fixture_parses_into_the_wire_types() {
 
 #[test]
 fn fixture_contents_map_as_documented() {
-    let read =
-        |n: &str| wire::parse_response(&std::fs::read(fixture(n)).expect("read")).expect("parse");
-    let doc = read("query-sysdate.json");
+    // The wire types borrow from the body, so each body is kept alive.
+    let bytes = |n: &str| std::fs::read(fixture(n)).expect("read");
+    let body = bytes("query-sysdate.json");
+    let doc = wire::parse_response(&body).expect("parse");
     let rs = doc.items[0].result_set.as_ref().expect("result set");
     assert_eq!(rs.metadata[0].json_column_name, "sysdate");
     assert_eq!(rs.has_more, Some(false));
@@ -1196,7 +1232,8 @@ fn fixture_contents_map_as_documented() {
     assert_eq!(cols[0].type_name, "DATE");
     assert_eq!(rows, vec![vec![json!("2025-04-21T16:40:07Z")]]);
 
-    let doc = read("statement-error.json");
+    let body = bytes("statement-error.json");
+    let doc = wire::parse_response(&body).expect("parse");
     let err = doc.items[0].error().expect("an error item").to_string();
     assert!(
         err.contains("ORA-00942: table or view does not exist"),
@@ -1204,20 +1241,129 @@ fn fixture_contents_map_as_documented() {
     );
     assert!(err.contains("line 1, column 15"), "{err}");
 
-    let doc = read("pagination-has-more.json");
+    let body = bytes("pagination-has-more.json");
+    let doc = wire::parse_response(&body).expect("parse");
     let rs = doc.items[0].result_set.as_ref().expect("rs");
     assert_eq!(
         (rs.offset, rs.limit, rs.count, rs.has_more),
         (Some(25), Some(5), Some(5), Some(true))
     );
 
-    let doc = read("two-statements.json");
+    let body = bytes("two-statements.json");
+    let doc = wire::parse_response(&body).expect("parse");
     assert_eq!(doc.items.len(), 2);
     let (_, rows) = wire::rows_of(doc.items[1].result_set.as_ref().expect("rs"));
     assert_eq!(rows, vec![vec![json!("X")]]);
 
-    let doc = read("out-binds.json");
+    let body = bytes("out-binds.json");
+    let doc = wire::parse_response(&body).expect("parse");
     assert!(doc.items[0].result_set.is_none());
     assert_eq!(doc.items[0].binds.len(), 2);
     assert!(doc.items[0].error().is_none());
+}
+
+#[test]
+fn cursor_and_plan_fixtures_map_as_assumed() {
+    let bytes = |n: &str| std::fs::read(fixture(n)).expect("read");
+    let body = bytes("cursor-numbers-and-types.json");
+    let doc = wire::parse_response(&body).expect("parse");
+    let item = wire::single_item(&doc, "plsql").expect("one plsql item");
+    match wire::cursor_rows(item, "rc").expect("cursor") {
+        wire::CursorRows::ResultSet(rs) => {
+            let (cols, rows) = wire::rows_of(&rs);
+            assert_eq!(cols[1].type_name, "NUMBER(38,10)");
+            assert_eq!(rows[0][1], json!("1234567890123456789012345678.0123456789"));
+            assert_eq!(rows[1][0], json!(9_007_199_254_740_993u64));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let body = bytes("cursor-rows-array.json");
+    let doc = wire::parse_response(&body).expect("parse");
+    let item = wire::single_item(&doc, "plsql").expect("item");
+    match wire::cursor_rows(item, "rc").expect("cursor") {
+        wire::CursorRows::Rows(rows) => {
+            let c = wire::convert_rows(None, &rows, 10, None).expect("rows");
+            assert_eq!(c.columns[0].name, "col1");
+            assert_eq!(c.rows, vec![vec![json!("inside outproccursor")]]);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let body = bytes("plan-clob.json");
+    let doc = wire::parse_response(&body).expect("parse");
+    let item = wire::single_item(&doc, "plsql").expect("item");
+    let rows = wire::plan_rows(item, "plan", &adb_mcp::db::oracle::wrap::PLAN_COLUMNS, 100)
+        .expect("plan rows");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1][6], json!("DUAL"));
+    assert_eq!(rows[1][4], json!("FULL"));
+
+    // The documented sample failing on a real ORDS: the call fails with it.
+    let body = bytes("cursor-type-conflict.json");
+    let doc = wire::parse_response(&body).expect("parse");
+    let err = wire::single_item(&doc, "plsql")
+        .expect_err("error item")
+        .to_string();
+    assert!(err.contains("ORA-17012"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// One statement, whatever the text: what ORDS's script engine sees.
+
+#[tokio::test]
+async fn ords_sees_only_the_fixed_block_and_nothing_refused_reaches_it() {
+    let double = start_double().await;
+    let server = TestServer::start_with(ords_config(&double, basic())).await;
+    let client = server.client().await;
+
+    // Refused by the guard: not one statement reaches the script engine.
+    let start = double.state.executed().len();
+    for sql in [
+        "SELECT 1 FROM dual;\nDELETE FROM orders",
+        "SELECT 1 FROM dual\n/\nDELETE FROM orders",
+        "DELETE FROM orders",
+        "SET ROLE ALL",
+        "COMMIT",
+        "CALL dbms_output.put_line('x')",
+        "BEGIN NULL; END;",
+        "SELECT * FROM orders FOR UPDATE",
+    ] {
+        for tool in ["run_query", "explain_query"] {
+            let r = call(&client, tool, json!({"sql": sql})).await;
+            assert!(is_error(&r), "{tool} {sql:?}: {}", text_of(&r));
+        }
+    }
+    assert_eq!(
+        double.state.executed().split_off(start),
+        Vec::<String>::new()
+    );
+
+    // Accepted text with script-significant characters: one block per call,
+    // the text only ever a bind value, and `;`/`&`/blank lines are data.
+    for (sql, expected) in [
+        ("SELECT 'a;b' AS x FROM dual", json!([["a;b"]])),
+        ("SELECT 'R&D' AS x FROM dual", json!([["R&D"]])),
+        ("SELECT 'x\n\ny' AS x FROM dual", json!([["x\n\ny"]])),
+        ("SELECT 1 AS x FROM dual -- trailing comment", json!([[1]])),
+    ] {
+        let before = double.state.executed().len();
+        let r = call(&client, "run_query", json!({"sql": sql})).await;
+        assert!(!is_error(&r), "{sql:?}: {}", text_of(&r));
+        assert_eq!(structured(&r)["rows"], expected, "{sql:?}");
+        let executed = double.state.executed().split_off(before);
+        assert_eq!(executed.len(), 1, "{sql:?}: {executed:?}");
+        assert!(executed[0].starts_with("DECLARE c SYS_REFCURSOR; BEGIN OPEN c FOR "));
+        assert!(!executed[0].contains("FROM dual"), "{executed:?}");
+        // The guard trims surrounding comments; the rest is parsed as is.
+        let core = sql.split(" --").next().unwrap_or(sql);
+        let parsed = double.state.dynamic_sql();
+        assert_eq!(
+            parsed.last(),
+            Some(&format!(
+                "SELECT * FROM (\n{core}\n) OFFSET :o ROWS FETCH NEXT :n ROWS ONLY"
+            ))
+        );
+    }
+    client.cancel().await.expect("close");
 }

@@ -55,7 +55,11 @@ pub struct OrdsConfig {
     /// exponential backoff starting at `retry_backoff_ms`.
     pub max_retries: u32,
     pub retry_backoff_ms: u64,
-    /// Largest ORDS response body accepted.
+    /// Largest ORDS response body accepted. The body is held whole while
+    /// its rows are converted, so this bounds one call's memory: about
+    /// this much plus the result budget (`query.max_result_bytes`), times
+    /// the calls running at once. A page over it is asked again for fewer
+    /// rows.
     pub max_response_bytes: usize,
     /// OAuth tokens are renewed this long before they expire.
     pub token_refresh_skew_secs: u64,
@@ -85,7 +89,7 @@ impl Default for OrdsConfig {
             request_timeout_secs: 60,
             max_retries: 2,
             retry_backoff_ms: 250,
-            max_response_bytes: 64 * 1024 * 1024,
+            max_response_bytes: 8 * 1024 * 1024,
             token_refresh_skew_secs: 60,
             allow_insecure_http: false,
             auth: None,

@@ -1,19 +1,38 @@
 //! ORDS test double built from the documented REST-Enabled SQL contract.
 //!
 //! Sources: the ORDS developer guide ("REST-Enabled SQL Service", request
-//! and response specifications; the 17.3 appendix of POST examples), and
-//! Oracle's samples in `oracle/oracle-db-tools` `ords/rest-sql/`
-//! (`curl-binds.sh`, `curl-pagination.sh`, `demo-all-in-one.html`); the
-//! OAuth token exchange from the ORDS OAuth reference (client credentials
-//! with HTTP Basic client authentication). Summarised in
-//! `/shared/reference/ords-and-oracle-driver.md` §2.
+//! and response specifications; the 17.3 appendices C and D: POST examples,
+//! supported SQL*Plus/SQLcl statements), the SQL*Plus User's Guide (SET
+//! SQLTERMINATOR, SQLBLANKLINES, SQLPREFIX, DEFINE), and Oracle's samples in
+//! `oracle/oracle-db-tools` `ords/rest-sql/` (`curl-binds.sh`,
+//! `curl-pagination.sh`, `demo-all-in-one.html`: binds by index and by
+//! name, OUT binds echoed in `items[].binds[]` with `result`, a CURSOR OUT
+//! bind); the OAuth token exchange from the ORDS OAuth reference (client
+//! credentials with HTTP Basic client authentication). Summarised in
+//! `/shared/reference/ords-and-oracle-driver.md` §2 and
+//! `ords-single-statement.md`.
 //!
 //! What it implements, on 127.0.0.1 only:
-//! * `POST /ords/{alias}/_/sql` with `application/json`: `statementText`
-//!   (one or more `;`-separated statements), `binds` by `index` bound to
-//!   `?` placeholders, `offset`/`limit` paging with `hasMore`/`count`, one
-//!   `items[]` entry per statement, statement errors as items with
+//! * `POST /ords/{alias}/_/sql` with `application/json`. `statementText`
+//!   goes through a script engine that splits it as ORDS documents
+//!   (`script.rs`: `;`, `/` and `.` lines, blank lines, `#`/`@`/command
+//!   lines, `&` substitution), one `items[]` entry per unit. **Every unit
+//!   is recorded** ([`DoubleState::executed`]): it is what a real ORDS
+//!   would have executed. Queries run on SQLite with `binds` by `index` on
+//!   `?`, `offset`/`limit` paging with `hasMore`/`count`; other SQL and
+//!   SQL*Plus commands are recorded and answered as run (the SQLite copy is
+//!   read-only and never changed); statement errors are items with
 //!   `errorCode`/`errorMessage`/`errorLine`/`errorColumn` (HTTP 200).
+//! * PL/SQL: only adb-mcp's fixed blocks, recognised by their exact text
+//!   (the double's own copy of the template): the query block runs the
+//!   user's text from the CLOB bind `q` as the one statement `SELECT * FROM
+//!   (\n<q>\n) OFFSET :o ROWS FETCH NEXT :n ROWS ONLY` (recorded in
+//!   [`DoubleState::dynamic_sql`]), with Oracle's parse errors for what
+//!   cannot be one query (`;` → ORA-00911, not a query → ORA-00928, `FOR
+//!   UPDATE` → ORA-00907, bind count → ORA-01008/ORA-01006), and returns
+//!   the cursor in the OUT bind `rc`; the explain block runs SQLite's
+//!   `EXPLAIN QUERY PLAN` and returns PLAN_TABLE-like rows as a JSON CLOB
+//!   in the OUT bind `plan`. Any other PL/SQL is an error item.
 //! * `POST /ords/{alias}/oauth/token`: client credentials with HTTP Basic
 //!   client authentication, `{access_token, token_type, expires_in}`.
 //! * 401 with `WWW-Authenticate: Bearer … error="invalid_token"` for a bad
@@ -24,14 +43,18 @@
 //! results are real. The Oracle dictionary is a set of TEMP views with the
 //! Oracle names and columns (ALL_USERS, ALL_TABLES, ALL_TAB_COLUMNS, …)
 //! over `sqlite_master` and the `pragma_*` table functions, for one schema
-//! `DEMO` (plus `SYS` and an empty `EMPTY_SCHEMA` in ALL_USERS). The only
-//! translations are: `EXPLAIN PLAN SET STATEMENT_ID = '…' INTO plan_table
-//! FOR q` runs SQLite's `EXPLAIN QUERY PLAN q` and fills a TEMP PLAN_TABLE;
-//! SQLite errors become the ORA codes a real database would give for the
-//! same mistake (no such table → ORA-00942, no such column → ORA-00904).
-//! Assumptions beyond the documents, marked in the code: a script's `binds`
-//! apply to the statements that have placeholders; `ROLLBACK` ends the
-//! request's transaction, which otherwise commits.
+//! `DEMO` (plus `SYS` and an empty `EMPTY_SCHEMA` in ALL_USERS). SQLite
+//! errors become the ORA codes a real database would give for the same
+//! mistake (no such table → ORA-00942, no such column → ORA-00904).
+//!
+//! Assumptions beyond the documents, marked in the code: the script
+//! engine's undocumented details (see `script.rs`); a script's index
+//! `binds` apply to the statements that have placeholders; the JSON shape
+//! of a CURSOR OUT bind's `result` (a result set like a query's, or — with
+//! `cursor_rows_as_array` — a bare array of row objects) and that ORDS
+//! renders it with the request's `limit` and its page cap, saying
+//! `hasMore`; a CLOB OUT bind's `result` is its text; an error raised in a
+//! block carries `ORA-06512: at line 1`.
 //!
 //! Fault switches (all counted down per request): 401 once, expire every
 //! issued token, 5xx n times, slow responses, an HTML page with status 200,
@@ -42,7 +65,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,10 +77,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rusqlite::types::ValueRef;
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
+
+mod script;
+use script::{Tok, UnitKind};
 
 pub const ALIAS: &str = "demo";
 pub const DB_USER: &str = "DEMO";
@@ -115,6 +141,11 @@ pub struct DoubleState {
     pub token_lifetime_secs: AtomicU64,
     /// Server-side cap on rows per page (ORDS's own limit).
     pub max_page: AtomicUsize,
+    /// Return cursor OUT binds as a bare array of row objects instead of a
+    /// result set (the other plausible shape).
+    pub cursor_rows_as_array: AtomicBool,
+    executed: Mutex<Vec<String>>,
+    dynamic: Mutex<Vec<String>>,
 }
 
 impl DoubleState {
@@ -128,6 +159,38 @@ impl DoubleState {
             .filter(|r| r.path.ends_with("/_/sql"))
             .filter_map(|r| serde_json::from_str(&r.body).ok())
             .collect()
+    }
+
+    /// Every statement, block and command ORDS's script engine would have
+    /// run, in order, across all requests.
+    pub fn executed(&self) -> Vec<String> {
+        self.executed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The SQL the database would have parsed inside adb-mcp's fixed
+    /// blocks (the wrapped query, EXPLAIN PLAN, the plan read, ROLLBACK).
+    pub fn dynamic_sql(&self) -> Vec<String> {
+        self.dynamic
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn log_executed(&self, text: &str) {
+        self.executed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(text.to_owned());
+    }
+
+    fn log_dynamic(&self, text: &str) {
+        self.dynamic
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(text.to_owned());
     }
 
     pub fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
@@ -302,6 +365,9 @@ fn new_state(demo_db: &Path) -> Arc<DoubleState> {
         unauthorized: AtomicUsize::new(0),
         token_lifetime_secs: AtomicU64::new(3600),
         max_page: AtomicUsize::new(DEFAULT_LIMIT),
+        cursor_rows_as_array: AtomicBool::new(false),
+        executed: Mutex::new(Vec::new()),
+        dynamic: Mutex::new(Vec::new()),
     })
 }
 
@@ -602,61 +668,18 @@ async fn sql(
     };
     let max_page = state.max_page.load(Ordering::SeqCst);
     let conn = state.db.lock().unwrap_or_else(|p| p.into_inner());
-    let items = run_script(&conn, &request, max_page);
+    let items = run_script(&state, &conn, &request, max_page);
     axum::Json(json!({"env": {"defaultTimeZone": "UTC"}, "items": items})).into_response()
 }
 
-/// Splits a script at `;` outside literals, quoted names and comments.
-fn split_statements(script: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut start = 0;
-    let (mut quote, mut line_comment, mut block_comment) = (None::<char>, false, false);
-    let chars: Vec<(usize, char)> = script.char_indices().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let (pos, c) = chars[i];
-        let next = chars.get(i + 1).map(|x| x.1);
-        if cur.trim().is_empty() {
-            start = pos;
-        }
-        cur.push(c);
-        match (quote, line_comment, block_comment) {
-            (Some(q), _, _) if c == q => quote = None,
-            (Some(_), _, _) => {}
-            (None, true, _) if c == '\n' => line_comment = false,
-            (None, true, _) => {}
-            (None, _, true) if c == '*' && next == Some('/') => {
-                cur.push('/');
-                i += 1;
-                block_comment = false;
-            }
-            (None, _, true) => {}
-            _ if c == '\'' || c == '"' => quote = Some(c),
-            _ if c == '-' && next == Some('-') => line_comment = true,
-            _ if c == '/' && next == Some('*') => block_comment = true,
-            _ if c == ';' => {
-                cur.pop();
-                if !cur.trim().is_empty() {
-                    out.push((start, cur.trim().to_owned()));
-                }
-                cur.clear();
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    if !cur.trim().is_empty() {
-        out.push((start, cur.trim().to_owned()));
-    }
-    out
-}
-
-fn line_of(script: &str, pos: usize) -> usize {
-    script[..pos.min(script.len())].matches('\n').count() + 1
-}
-
-fn run_script(conn: &Connection, request: &Value, max_page: usize) -> Vec<Value> {
+/// Runs a request's script: every unit the engine produces is recorded
+/// (it is what a real ORDS would have executed) and answered with one item.
+fn run_script(
+    state: &DoubleState,
+    conn: &Connection,
+    request: &Value,
+    max_page: usize,
+) -> Vec<Value> {
     let script = request["statementText"].as_str().unwrap_or("");
     let binds: Vec<Value> = request["binds"].as_array().cloned().unwrap_or_default();
     let offset = request["offset"].as_u64().unwrap_or(0) as usize;
@@ -664,38 +687,53 @@ fn run_script(conn: &Connection, request: &Value, max_page: usize) -> Vec<Value>
         .as_u64()
         .map_or(DEFAULT_LIMIT, |l| l as usize)
         .min(max_page);
-    let _ = conn.execute_batch("BEGIN");
+    let as_array = state.cursor_rows_as_array.load(Ordering::SeqCst);
     let mut items = Vec::new();
-    for (n, (pos, stmt)) in split_statements(script).into_iter().enumerate() {
-        let line = line_of(script, pos);
+    for (n, unit) in script::split(script).into_iter().enumerate() {
         let mut item = json!({
             "statementId": n + 1,
-            "statementPos": {"startLine": line, "endLine": line + stmt.matches('\n').count()},
-            "statementText": stmt,
+            "statementPos": {"startLine": unit.line, "endLine": unit.line + unit.text.matches('\n').count()},
+            "statementText": unit.text,
             "response": [],
             "result": 0,
         });
-        let upper = stmt.trim_start().to_uppercase();
-        let outcome = if upper.starts_with("ROLLBACK") {
-            let _ = conn.execute_batch("ROLLBACK; BEGIN");
-            item["statementType"] = json!("sql");
-            item["response"] = json!(["Rollback complete."]);
-            Ok(())
-        } else if upper.starts_with("EXPLAIN PLAN") {
-            item["statementType"] = json!("sql");
-            explain_plan(conn, &stmt, &binds).map(|()| {
-                item["response"] = json!(["Explained."]);
-            })
+        let outcome = if let Some(e) = &unit.error {
+            item["statementType"] = json!(kind_name(unit.kind));
+            Err((0, e.clone()))
         } else {
-            item["statementType"] = json!("query");
-            query(conn, &stmt, &binds, offset, limit).map(|rs| {
-                item["resultSet"] = rs;
-            })
+            state.log_executed(&unit.text);
+            match unit.kind {
+                UnitKind::Command => {
+                    item["statementType"] = json!("sqlplus");
+                    Ok(())
+                }
+                UnitKind::Plsql => {
+                    item["statementType"] = json!("plsql");
+                    run_block(state, conn, &unit.text, &binds, limit, as_array).map(|out| {
+                        item["binds"] = out;
+                        item["response"] =
+                            json!(["\nPL/SQL procedure successfully completed.\n\n"]);
+                    })
+                }
+                UnitKind::Sql => {
+                    let (kind, is_query) = sql_kind(&unit.text);
+                    item["statementType"] = json!(kind);
+                    if is_query {
+                        let params = index_binds(conn, &unit.text, &binds);
+                        params
+                            .and_then(|p| run_select(conn, &unit.text, &p, offset, limit))
+                            .map(|rs| item["resultSet"] = rs)
+                    } else {
+                        // Recorded as run; the read-only copy is never changed.
+                        Ok(())
+                    }
+                }
+            }
         };
         if let Err((code, message)) = outcome {
             item["errorCode"] = json!(code);
             item["errorMessage"] = json!(message);
-            item["errorLine"] = json!(line);
+            item["errorLine"] = json!(unit.line);
             item["errorColumn"] = json!(1);
             item["errorDetails"] = json!(format!(
                 "https://docs.oracle.com/error-help/db/ora-{code:05}/"
@@ -703,17 +741,40 @@ fn run_script(conn: &Connection, request: &Value, max_page: usize) -> Vec<Value>
         }
         items.push(item);
     }
-    // ORDS commits a script that ran (assumption: no error rollback needed
-    // here, nothing in this double writes to the database itself).
-    let _ = conn.execute_batch("COMMIT");
     items
+}
+
+fn kind_name(kind: UnitKind) -> &'static str {
+    match kind {
+        UnitKind::Sql => "sql",
+        UnitKind::Plsql => "plsql",
+        UnitKind::Command => "sqlplus",
+    }
+}
+
+/// ORDS's statement type for a SQL statement, and whether it is a query.
+fn sql_kind(text: &str) -> (&'static str, bool) {
+    let first = text
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("")
+        .to_uppercase();
+    match first.as_str() {
+        "SELECT" | "WITH" => ("query", true),
+        "INSERT" | "UPDATE" | "DELETE" | "MERGE" => ("dml", false),
+        "CREATE" | "ALTER" | "DROP" | "GRANT" | "REVOKE" | "TRUNCATE" | "RENAME" | "COMMENT"
+        | "ANALYZE" | "AUDIT" | "FLASHBACK" | "PURGE" => ("ddl", false),
+        "COMMIT" | "ROLLBACK" | "SAVEPOINT" => ("transaction_control", false),
+        "SET" => ("session_control", false),
+        _ => ("other", false),
+    }
 }
 
 /// SQLite's error as the ORA error Oracle gives for the same mistake.
 fn ora_error(e: &rusqlite::Error) -> (i64, String) {
     let text = e.to_string();
-    if let Some(rest) = text.split("no such table: ").nth(1) {
-        let _ = rest;
+    if text.contains("no such table: ") {
         return (942, "ORA-00942: table or view does not exist".into());
     }
     if let Some(col) = text.split("no such column: ").nth(1) {
@@ -721,37 +782,58 @@ fn ora_error(e: &rusqlite::Error) -> (i64, String) {
             904,
             format!(
                 "ORA-00904: \"{}\": invalid identifier",
-                col.trim().to_uppercase()
+                col.split_whitespace().next().unwrap_or("").to_uppercase()
             ),
         );
     }
     (900, format!("ORA-00900: invalid SQL statement ({text})"))
 }
 
-fn bind_all(stmt: &mut rusqlite::Statement<'_>, binds: &[Value]) -> Result<(), (i64, String)> {
-    let count = stmt.parameter_count();
-    for i in 1..=count {
-        // Assumption: binds by index apply to the statements that have
-        // placeholders; the JDBC driver behind ORDS reports a missing one.
-        let Some(b) = binds.iter().find(|b| b["index"].as_u64() == Some(i as u64)) else {
-            return Err((
-                17041,
-                format!("ORA-17041: Missing IN or OUT parameter at index:: {i}"),
-            ));
-        };
-        let value = &b["value"];
-        let r = match (b["data_type"].as_str().unwrap_or("VARCHAR2"), value) {
-            (_, Value::Null) => stmt.raw_bind_parameter(i, rusqlite::types::Null),
-            ("NUMBER" | "BINARY_DOUBLE", Value::Number(n)) => match n.as_i64() {
-                Some(v) => stmt.raw_bind_parameter(i, v),
-                None => stmt.raw_bind_parameter(i, n.as_f64().unwrap_or(f64::NAN)),
-            },
-            (_, Value::String(s)) => stmt.raw_bind_parameter(i, s.as_str()),
-            (_, other) => stmt.raw_bind_parameter(i, other.to_string()),
-        };
-        r.map_err(|e| ora_error(&e))?;
+/// A bind's JSON value as an SQLite value.
+fn sql_value(b: &Value) -> SqlValue {
+    let value = &b["value"];
+    match (b["data_type"].as_str().unwrap_or("VARCHAR2"), value) {
+        (_, Value::Null) => SqlValue::Null,
+        ("NUMBER" | "BINARY_DOUBLE", Value::Number(n)) => match n.as_i64() {
+            Some(v) => SqlValue::Integer(v),
+            None => SqlValue::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        (_, Value::String(s)) => SqlValue::Text(s.clone()),
+        (_, other) => SqlValue::Text(other.to_string()),
     }
-    Ok(())
+}
+
+/// Binds by `index` for the `?` placeholders of a top-level statement.
+/// Assumption: they apply to the statements that have placeholders; the
+/// JDBC driver behind ORDS reports a missing one.
+fn index_binds(
+    conn: &Connection,
+    sql: &str,
+    binds: &[Value],
+) -> Result<Vec<SqlValue>, (i64, String)> {
+    let stmt = conn.prepare(sql).map_err(|e| ora_error(&e))?;
+    (1..=stmt.parameter_count())
+        .map(|i| {
+            binds
+                .iter()
+                .find(|b| b["index"].as_u64() == Some(i as u64))
+                .map(sql_value)
+                .ok_or_else(|| {
+                    (
+                        17041,
+                        format!("ORA-17041: Missing IN or OUT parameter at index:: {i}"),
+                    )
+                })
+        })
+        .collect()
+}
+
+fn named_bind<'b>(binds: &'b [Value], name: &str) -> Option<&'b Value> {
+    binds.iter().find(|b| {
+        b["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    })
 }
 
 fn oracle_type(decl: Option<&str>, sample: Option<&Value>) -> &'static str {
@@ -767,10 +849,13 @@ fn oracle_type(decl: Option<&str>, sample: Option<&Value>) -> &'static str {
     }
 }
 
-fn query(
+/// Runs one SELECT on SQLite with positional values, skips `offset` rows
+/// and returns at most `limit` as an ORDS result set (`hasMore` when more
+/// exist).
+fn run_select(
     conn: &Connection,
     sql: &str,
-    binds: &[Value],
+    params: &[SqlValue],
     offset: usize,
     limit: usize,
 ) -> Result<Value, (i64, String)> {
@@ -780,14 +865,20 @@ fn query(
         .columns()
         .map(|c| c.decl_type().map(str::to_owned))
         .collect();
-    // ORDS wraps queries in an inline view for paging: duplicate names fail.
+    // ORDS and our wrapper put queries in an inline view: duplicate names fail.
     let mut seen = std::collections::HashSet::new();
     for n in &names {
         if !seen.insert(n.to_uppercase()) {
             return Err((918, "ORA-00918: column ambiguously defined".into()));
         }
     }
-    bind_all(&mut stmt, binds)?;
+    if stmt.parameter_count() != params.len() {
+        return Err((1008, "ORA-01008: not all variables bound".into()));
+    }
+    for (i, v) in params.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, v)
+            .map_err(|e| ora_error(&e))?;
+    }
     let mut rows = stmt.raw_query();
     let mut skipped = 0;
     while skipped < offset {
@@ -846,40 +937,226 @@ fn query(
     }))
 }
 
-/// `EXPLAIN PLAN SET STATEMENT_ID = 'id' INTO plan_table FOR q` on SQLite:
-/// `EXPLAIN QUERY PLAN q`, its rows stored as PLAN_TABLE rows under a
-/// `SELECT STATEMENT` root (id 0), as Oracle numbers them.
-fn explain_plan(conn: &Connection, stmt: &str, binds: &[Value]) -> Result<(), (i64, String)> {
-    let syntax = || (905, "ORA-00905: missing keyword".to_owned());
-    let id = stmt
-        .split_once("STATEMENT_ID = '")
-        .and_then(|(_, rest)| rest.split_once('\''))
-        .map(|(id, _)| id.to_owned())
-        .ok_or_else(syntax)?;
-    let upper = stmt.to_uppercase();
-    let for_at = upper.find(" FOR ").ok_or_else(syntax)?;
-    let inner = &stmt[for_at + 5..];
-    let mut eqp = conn
-        .prepare(&format!("EXPLAIN QUERY PLAN {inner}"))
-        .map_err(|e| ora_error(&e))?;
-    bind_all(&mut eqp, binds)?;
-    let mut rows = eqp.raw_query();
-    let mut plan: Vec<(i64, i64, String)> = Vec::new();
-    while let Some(r) = rows.next().map_err(|e| ora_error(&e))? {
-        plan.push((
-            r.get(0).map_err(|e| ora_error(&e))?,
-            r.get(1).map_err(|e| ora_error(&e))?,
-            r.get(3).map_err(|e| ora_error(&e))?,
+// ---------------------------------------------------------------------------
+// adb-mcp's fixed PL/SQL blocks. The double knows their exact text (its own
+// copy, so a change on either side shows) and nothing else: any other
+// PL/SQL is an error item, as an unknown construct.
+
+fn query_block(user_binds: usize) -> String {
+    let mut using: Vec<String> = (1..=user_binds).map(|i| format!(":b{i}")).collect();
+    using.push(":o".into());
+    using.push(":n".into());
+    format!(
+        "DECLARE c SYS_REFCURSOR; BEGIN OPEN c FOR 'SELECT * FROM (' || CHR(10) || :q || CHR(10) || ') OFFSET ' || CHR(58) || 'o ROWS FETCH NEXT ' || CHR(58) || 'n ROWS ONLY' USING {}; :rc := c; END;",
+        using.join(", ")
+    )
+}
+
+const EXPLAIN_PREFIX: &str =
+    "DECLARE p CLOB; BEGIN EXECUTE IMMEDIATE 'EXPLAIN PLAN SET STATEMENT_ID = ''";
+
+fn explain_block(id: &str) -> String {
+    format!(
+        "{EXPLAIN_PREFIX}{id}'' INTO plan_table FOR SELECT * FROM (' || CHR(10) || :q || CHR(10) || ')'; SELECT JSON_ARRAYAGG(JSON_OBJECT('id' VALUE id, 'parent_id' VALUE parent_id, 'depth' VALUE depth, 'operation' VALUE operation, 'options' VALUE options, 'object_owner' VALUE object_owner, 'object_name' VALUE object_name, 'cost' VALUE cost, 'cardinality' VALUE cardinality, 'access_predicates' VALUE access_predicates, 'filter_predicates' VALUE filter_predicates RETURNING CLOB) ORDER BY id RETURNING CLOB) INTO p FROM plan_table WHERE statement_id = '{id}'; ROLLBACK; :plan := p; END;"
+    )
+}
+
+fn not_bound(name: &str) -> (i64, String) {
+    (
+        1008,
+        format!("ORA-01008: not all variables bound (:{name})"),
+    )
+}
+
+/// Appends ORA-06512 as Oracle does for an error raised inside a block.
+fn in_block((code, message): (i64, String)) -> (i64, String) {
+    (code, format!("{message}\nORA-06512: at line 1"))
+}
+
+/// Runs a PL/SQL block if it is one of ours; returns the response binds.
+fn run_block(
+    state: &DoubleState,
+    conn: &Connection,
+    text: &str,
+    binds: &[Value],
+    limit: usize,
+    as_array: bool,
+) -> Result<Value, (i64, String)> {
+    let user_binds = binds
+        .iter()
+        .filter(|b| {
+            b["name"].as_str().is_some_and(|n| {
+                n.strip_prefix('b')
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()))
+            })
+        })
+        .count();
+    if text == query_block(user_binds) {
+        return run_query_block(state, conn, binds, user_binds, limit, as_array).map_err(in_block);
+    }
+    if let Some(rest) = text.strip_prefix(EXPLAIN_PREFIX)
+        && let Some((id, _)) = rest.split_once("''")
+        && !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && text == explain_block(id)
+    {
+        return run_explain_block(state, conn, binds, id).map_err(in_block);
+    }
+    Err((
+        6550,
+        "ORA-06550: line 1, column 1: the ORDS test double runs only adb-mcp's fixed blocks (unknown PL/SQL)"
+            .into(),
+    ))
+}
+
+/// What Oracle's parser says about the user's text inside our wrapper:
+/// exactly one query, or the error it would raise. Returns the text with
+/// its placeholders numbered for SQLite (`?1..?P`) and P.
+fn parse_inner(q: &str) -> Result<(String, usize), (i64, String)> {
+    let toks = script::lex(q)?;
+    let words: Vec<&str> = toks
+        .iter()
+        .filter_map(|t| match &t.0 {
+            Tok::Word(w) => Some(w.as_str()),
+            _ => None,
+        })
+        .collect();
+    match toks.first().map(|t| &t.0) {
+        Some(Tok::Word(w)) if w == "SELECT" || w == "WITH" => {}
+        Some(Tok::Punct('(')) => {}
+        _ => return Err((928, "ORA-00928: missing SELECT keyword".into())),
+    }
+    if toks.iter().any(|t| t.0 == Tok::Punct(';')) {
+        return Err((911, "ORA-00911: invalid character".into()));
+    }
+    if words.first() == Some(&"WITH") && matches!(words.get(1), Some(&("FUNCTION" | "PROCEDURE"))) {
+        return Err((32034, "ORA-32034: unsupported use of WITH clause".into()));
+    }
+    if words.windows(2).any(|w| w == ["FOR", "UPDATE"]) {
+        return Err((907, "ORA-00907: missing right parenthesis".into()));
+    }
+    let mut out = String::with_capacity(q.len());
+    let mut last = 0;
+    let mut n = 0;
+    for (tok, start, end) in &toks {
+        if *tok == Tok::Placeholder {
+            n += 1;
+            out.push_str(&q[last..*start]);
+            out.push_str(&format!("?{n}"));
+            last = *end;
+        }
+    }
+    out.push_str(&q[last..]);
+    Ok((out, n))
+}
+
+fn run_query_block(
+    state: &DoubleState,
+    conn: &Connection,
+    binds: &[Value],
+    user_binds: usize,
+    limit: usize,
+    as_array: bool,
+) -> Result<Value, (i64, String)> {
+    let q = named_bind(binds, "q")
+        .and_then(|b| b["value"].as_str())
+        .ok_or_else(|| not_bound("q"))?;
+    let number = |name: &str| {
+        named_bind(binds, name)
+            .and_then(|b| b["value"].as_u64())
+            .map(|v| v as usize)
+            .ok_or_else(|| not_bound(name))
+    };
+    let (o, n) = (number("o")?, number("n")?);
+    let rc = named_bind(binds, "rc").ok_or_else(|| not_bound("rc"))?;
+    if rc["data_type"] != "CURSOR"
+        || !rc["mode"]
+            .as_str()
+            .is_some_and(|m| m.eq_ignore_ascii_case("out"))
+    {
+        return Err((
+            6550,
+            "ORA-06550: PLS-00382: expression is of wrong type (:rc)".into(),
         ));
     }
+    // The one statement the block makes the database parse.
+    state.log_dynamic(&format!(
+        "SELECT * FROM (\n{q}\n) OFFSET :o ROWS FETCH NEXT :n ROWS ONLY"
+    ));
+    let (inner, placeholders) = parse_inner(q)?;
+    if placeholders > user_binds {
+        return Err((1008, "ORA-01008: not all variables bound".into()));
+    }
+    if placeholders < user_binds {
+        return Err((1006, "ORA-01006: bind variable does not exist".into()));
+    }
+    // Oracle refuses duplicate column names in the inline view; SQLite
+    // would rename them (`ORDER_ID:1`), so the inner query is checked alone.
+    let probe = conn.prepare(&inner).map_err(|e| ora_error(&e))?;
+    let names: Vec<String> = probe.column_names().map(|n| n.to_uppercase()).collect();
+    drop(probe);
+    let mut seen = std::collections::HashSet::new();
+    if !names.iter().all(|n| seen.insert(n.clone())) {
+        return Err((918, "ORA-00918: column ambiguously defined".into()));
+    }
+    let mut params: Vec<SqlValue> = (1..=user_binds)
+        .map(|i| named_bind(binds, &format!("b{i}")).map_or(SqlValue::Null, sql_value))
+        .collect();
+    params.push(SqlValue::Integer(n as i64));
+    params.push(SqlValue::Integer(o as i64));
+    let sqlite = format!(
+        "SELECT * FROM (\n{inner}\n) LIMIT ?{} OFFSET ?{}",
+        placeholders + 1,
+        placeholders + 2
+    );
+    // Assumption: ORDS renders the cursor with the request's `limit` and its
+    // own page cap, and says `hasMore` when it stopped early.
+    let rs = run_select(conn, &sqlite, &params, 0, limit)?;
+    let result = if as_array { rs["items"].clone() } else { rs };
+    let mut out: Vec<Value> = binds
+        .iter()
+        .filter(|b| b["mode"].is_null())
+        .map(|b| json!({"name": b["name"], "data_type": b["data_type"], "mode": "IN", "value": b["value"]}))
+        .collect();
+    out.push(json!({"name": "rc", "data_type": "CURSOR", "mode": "OUT", "result": result}));
+    Ok(Value::Array(out))
+}
+
+/// `EXPLAIN PLAN … FOR SELECT * FROM (q)` on SQLite: `EXPLAIN QUERY PLAN`,
+/// its rows as PLAN_TABLE rows under a `SELECT STATEMENT` root (id 0), as
+/// Oracle numbers them, returned as the block's JSON CLOB.
+fn run_explain_block(
+    state: &DoubleState,
+    conn: &Connection,
+    binds: &[Value],
+    id: &str,
+) -> Result<Value, (i64, String)> {
+    let q = named_bind(binds, "q")
+        .and_then(|b| b["value"].as_str())
+        .ok_or_else(|| not_bound("q"))?;
+    let plan = named_bind(binds, "plan").ok_or_else(|| not_bound("plan"))?;
+    if plan["data_type"] != "CLOB" {
+        return Err((
+            6550,
+            "ORA-06550: PLS-00382: expression is of wrong type (:plan)".into(),
+        ));
+    }
+    state.log_dynamic(&format!(
+        "EXPLAIN PLAN SET STATEMENT_ID = '{id}' INTO plan_table FOR SELECT * FROM (\n{q}\n)"
+    ));
+    let (inner, _) = parse_inner(q)?;
+    let mut eqp = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN SELECT * FROM (\n{inner}\n)"))
+        .map_err(|e| ora_error(&e))?;
+    let mut rows = eqp.raw_query();
+    let mut plan_rows = vec![json!({"id": 0, "depth": 0, "operation": "SELECT STATEMENT"})];
     let mut depth: HashMap<i64, i64> = HashMap::from([(0, 0)]);
-    let insert = "INSERT INTO temp.plan_table (statement_id, id, parent_id, depth, operation, object_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-    conn.execute(
-        insert,
-        rusqlite::params![id, 0, None::<i64>, 0, "SELECT STATEMENT", None::<String>],
-    )
-    .map_err(|e| ora_error(&e))?;
-    for (node, parent, detail) in plan {
+    while let Some(r) = rows.next().map_err(|e| ora_error(&e))? {
+        let node: i64 = r.get(0).map_err(|e| ora_error(&e))?;
+        let parent: i64 = r.get(1).map_err(|e| ora_error(&e))?;
+        let detail: String = r.get(3).map_err(|e| ora_error(&e))?;
         let d = depth.get(&parent).copied().unwrap_or(0) + 1;
         depth.insert(node, d);
         let object = detail
@@ -887,13 +1164,19 @@ fn explain_plan(conn: &Connection, stmt: &str, binds: &[Value]) -> Result<(), (i
             .nth(1)
             .filter(|_| detail.starts_with("SCAN") || detail.starts_with("SEARCH"))
             .map(str::to_uppercase);
-        conn.execute(
-            insert,
-            rusqlite::params![id, node, parent, d, detail, object],
-        )
-        .map_err(|e| ora_error(&e))?;
+        plan_rows.push(json!({
+            "id": node, "parent_id": parent, "depth": d, "operation": detail,
+            "object_name": object,
+        }));
     }
-    Ok(())
+    state.log_dynamic(&format!(
+        "SELECT JSON_ARRAYAGG(…) INTO p FROM plan_table WHERE statement_id = '{id}'"
+    ));
+    state.log_dynamic("ROLLBACK");
+    Ok(json!([
+        {"name": "q", "data_type": "CLOB", "mode": "IN", "value": q},
+        {"name": "plan", "data_type": "CLOB", "mode": "OUT", "result": Value::Array(plan_rows).to_string()},
+    ]))
 }
 
 /// What the proxy saw: request line and `Proxy-Authorization`, per connection.

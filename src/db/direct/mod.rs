@@ -15,6 +15,16 @@
 //! - **Every call**: call timeout = min(`call_timeout_secs`, time left);
 //!   client identifier = principal, module `adb-mcp`, action = tool; queries
 //!   run in `SET TRANSACTION READ ONLY`, and every call ends with ROLLBACK.
+//! - **The user's query** is sent as one statement, wrapped by
+//!   [`oracle::wrap::paged_statement`] (`SELECT * FROM (\n…\n) OFFSET …
+//!   FETCH NEXT …`), which the server parses whole: a second statement or a
+//!   non-query inside is a parse error. Nothing runs unless the driver
+//!   classifies the statement as a query.
+//! - **Memory**: rows are converted while they are fetched and charged to
+//!   the call's [`ResultBudget`]; fetching stops when it is used up. The
+//!   driver's fetch batch is sized from the described column widths so one
+//!   batch stays within a few times the budget; LOBs are read only up to
+//!   their preview.
 //!   A connection that failed at the transport level, or whose rollback
 //!   fails, is discarded.
 //! - **Cancellation**: the driver cannot interrupt a call from another
@@ -29,14 +39,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use oracledb::{Connection, ErrorKind, OracleNumber, ToDbValue};
+use oracledb::{Connection, ErrorKind, Metadata, OracleNumber, ToDbValue};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::oracle::{self, OracleBind, OracleExec, OracleStatement};
+use super::oracle::{self, OracleBind, OracleExec, OracleStatement, UserQuery, wrap};
 use super::{
     Backend, BackendInfo, CallContext, ColumnInfo, DbError, ExplainResult, Params, QueryRequest,
-    QueryResult, ReadOnlyQuery, SchemaInfo, TableDescription, TableListRequest, TablePage,
+    QueryResult, ReadOnlyQuery, ResultBudget, SchemaInfo, TableDescription, TableListRequest,
+    TablePage,
 };
 use crate::config::direct::DirectConfig;
 use convert::{ColumnKind, column_kind, convert_cell};
@@ -56,6 +67,13 @@ const DEAD_SESSION_CODES: &[usize] = &[
 ];
 /// V$SESSION column limits (bytes).
 const CLIENT_ID_MAX: usize = 64;
+/// Bytes one fetch batch of the driver may hold for our fixed queries
+/// (the user's queries use a multiple of their result budget).
+const FIXED_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// A fetch batch may hold this many times the result budget.
+const BATCH_BUDGET_FACTOR: usize = 4;
+/// Driver-side bytes per cell on top of its content (value enum, lengths).
+const CELL_BUFFER_OVERHEAD: usize = 64;
 const ACTION_MAX: usize = 32;
 const MODULE: &str = "adb-mcp";
 
@@ -805,26 +823,100 @@ pub fn plain_decimal(text: &str) -> Option<String> {
     })
 }
 
-/// Runs one query and reads `max_rows` rows after skipping `offset` (one
-/// more row is read to set `has_more`). Skipped rows travel but are not
-/// converted; `prefetch_rows` makes small pages a single round trip.
+/// Upper bound of the driver's buffer for one cell of a column, or `None`
+/// when the value can be arbitrarily large in the fetch buffer (LONG, LONG
+/// RAW, JSON, objects): such columns are fetched one row per round trip.
+fn cell_bound(kind: ColumnKind, long: bool, max_size: u32) -> Option<usize> {
+    let content = match kind {
+        _ if long => return None,
+        ColumnKind::Text | ColumnKind::Raw => match max_size {
+            0 => 32_767,
+            n => n as usize,
+        },
+        // Fetched as locators; previews are read per row, within a bound.
+        ColumnKind::Clob | ColumnKind::Blob => 256,
+        // A VECTOR has at most 65,535 dimensions of at most 8 bytes.
+        ColumnKind::Vector => 65_535 * 8,
+        ColumnKind::Json | ColumnKind::LongText | ColumnKind::Unsupported(_) => return None,
+        ColumnKind::Number => 22,
+        _ => 16,
+    };
+    Some(content + CELL_BUFFER_OVERHEAD)
+}
+
+/// Rows per fetch round trip: as many as fit `allowance` bytes by the
+/// column bounds, at least 1, at most the configured `fetch_array_size`.
+fn batch_size(bounds: &[Option<usize>], allowance: usize, configured: u32) -> u32 {
+    if bounds.is_empty() {
+        // Not described (unexpected for a parsed query): stay small.
+        return configured.min(16);
+    }
+    let row: Option<usize> = bounds
+        .iter()
+        .try_fold(0usize, |acc, b| Some(acc.saturating_add((*b)?)));
+    match row {
+        None => 1,
+        Some(row) => {
+            let fit = (allowance / row.max(1)).max(1);
+            u32::try_from(fit)
+                .unwrap_or(u32::MAX)
+                .min(configured)
+                .max(1)
+        }
+    }
+}
+
+fn metadata_bound(m: &Metadata) -> Option<usize> {
+    let t = m.db_type();
+    let long = t == oracledb::DB_TYPE_LONG
+        || t == oracledb::DB_TYPE_LONG_NVARCHAR
+        || t == oracledb::DB_TYPE_LONG_RAW;
+    cell_bound(column_kind(t), long, m.max_size())
+}
+
+/// What to read from one query.
+struct Fetch<'a> {
+    stmt: &'a OracleStatement,
+    /// Rows read and dropped first (fixed queries page client-side).
+    skip: u64,
+    max_rows: usize,
+    /// The result budget in bytes (the user's queries).
+    budget: Option<usize>,
+}
+
+/// Runs one query and reads `max_rows` rows after skipping `skip` (one
+/// more row is read to set `has_more`), converting each row as it arrives
+/// and stopping when the budget is used up. Refuses to run anything the
+/// driver does not classify as a query. The statement is described first
+/// (one round trip unless the statement cache has it) so the fetch batch
+/// can be sized from its column widths.
 fn fetch_rows(
     conn: &Connection,
-    stmt: &OracleStatement,
-    offset: u64,
-    max_rows: usize,
+    f: &Fetch<'_>,
     fetch_array_size: u32,
     control: &Control,
     job: &Job,
 ) -> Result<QueryResult, Failure> {
-    let values = bind_values(&stmt.binds)?;
+    let values = bind_values(&f.stmt.binds)?;
     let params: Vec<&dyn ToDbValue> = values.iter().map(BindValue::as_dyn).collect();
-    let wanted = offset.saturating_add(max_rows as u64).saturating_add(1);
-    let prefetch =
-        u32::try_from(wanted.min(u64::from(fetch_array_size))).unwrap_or(fetch_array_size);
+    let mut probe = conn.statement(&f.stmt.sql)?.fetch_lobs().build()?;
+    if !probe.is_query() {
+        return Err(Failure::Db(DbError::Internal(
+            "refusing to run a statement the driver does not classify as a query".into(),
+        )));
+    }
+    probe.ensure_fully_parsed()?;
+    let bounds: Vec<Option<usize>> = probe.out_metadata().iter().map(metadata_bound).collect();
+    drop(probe);
+    let allowance = f
+        .budget
+        .map_or(FIXED_BATCH_BYTES, |b| b.saturating_mul(BATCH_BUDGET_FACTOR));
+    let batch = batch_size(&bounds, allowance, fetch_array_size);
+    let wanted = f.skip.saturating_add(f.max_rows as u64).saturating_add(1);
+    let prefetch = u32::try_from(wanted.min(u64::from(batch))).unwrap_or(batch);
     let cursor = conn
-        .statement(&stmt.sql)?
-        .fetch_array_size(fetch_array_size)
+        .statement(&f.stmt.sql)?
+        .fetch_array_size(batch)
         .prefetch_rows(prefetch)
         .fetch_lobs()
         .build()?
@@ -842,9 +934,11 @@ fn fetch_rows(
         .iter()
         .map(|m| column_kind(m.db_type()))
         .collect();
-    let mut rows = Vec::with_capacity(max_rows.min(1024));
+    let mut budget = f.budget.map(ResultBudget::new);
+    let mut rows = Vec::with_capacity(f.max_rows.min(1024));
     let mut skipped = 0u64;
     let mut has_more = false;
+    let mut budget_stop = None;
     for row in cursor {
         if control.cancelled.load(Ordering::Relaxed) {
             return Err(Failure::Db(DbError::Cancelled));
@@ -853,11 +947,11 @@ fn fetch_rows(
             return Err(Failure::Db(DbError::Timeout(job.limit_secs)));
         }
         let mut row = row?;
-        if skipped < offset {
+        if skipped < f.skip {
             skipped += 1;
             continue;
         }
-        if rows.len() >= max_rows {
+        if rows.len() >= f.max_rows {
             has_more = true;
             break;
         }
@@ -871,13 +965,20 @@ fn fetch_rows(
             })?;
             out.push(v);
         }
+        if let Some(b) = budget.as_mut()
+            && !b.admit(&out)
+        {
+            has_more = true;
+            budget_stop = Some(b.limit());
+            break;
+        }
         rows.push(out);
     }
     Ok(QueryResult {
         columns,
         rows,
         has_more,
-        budget_stop: None,
+        budget_stop,
     })
 }
 
@@ -895,33 +996,69 @@ impl OracleExec for DirectBackend {
         self.run(Self::job(ctx), &ctx.cancel, move |conn, control, job| {
             // Read-only in the database too, not only by the guard.
             conn.execute("SET TRANSACTION READ ONLY", &[])?;
-            fetch_rows(conn, &stmt, offset, max_rows, fetch_size, control, job)
+            let f = Fetch {
+                stmt: &stmt,
+                skip: offset,
+                max_rows,
+                budget: None,
+            };
+            fetch_rows(conn, &f, fetch_size, control, job)
         })
         .await
     }
 
-    async fn fetch_after(
+    async fn fetch_query(
         &self,
-        setup: &[OracleStatement],
-        query: &OracleStatement,
+        query: &UserQuery,
+        offset: u64,
         max_rows: usize,
+        max_bytes: usize,
         ctx: &CallContext,
     ) -> Result<QueryResult, DbError> {
-        let setup = setup.to_vec();
-        let query = query.clone();
+        let stmt = wrap::paged_statement(query, offset, max_rows.saturating_add(1))?;
+        let fetch_size = self.inner.settings.fetch_array_size;
+        self.run(Self::job(ctx), &ctx.cancel, move |conn, control, job| {
+            conn.execute("SET TRANSACTION READ ONLY", &[])?;
+            let f = Fetch {
+                stmt: &stmt,
+                skip: 0,
+                max_rows,
+                budget: Some(max_bytes),
+            };
+            fetch_rows(conn, &f, fetch_size, control, job)
+        })
+        .await
+    }
+
+    async fn explain_plan(
+        &self,
+        query: &UserQuery,
+        statement_id: &str,
+        max_rows: usize,
+        ctx: &CallContext,
+    ) -> Result<Vec<Vec<serde_json::Value>>, DbError> {
+        let explain = wrap::explain_statement(statement_id, query)?;
+        let read = wrap::plan_rows_statement(statement_id)?;
         let fetch_size = self.inner.settings.fetch_array_size;
         // No READ ONLY transaction here: EXPLAIN PLAN writes PLAN_TABLE rows,
         // which a read-only transaction refuses (ORA-01456). The call ends
-        // with ROLLBACK, so nothing it wrote survives.
-        self.run(Self::job(ctx), &ctx.cancel, move |conn, control, job| {
-            for s in &setup {
-                let values = bind_values(&s.binds)?;
+        // with ROLLBACK, so nothing it wrote survives. The driver insists
+        // on values for the placeholders, so the user's are bound.
+        let r = self
+            .run(Self::job(ctx), &ctx.cancel, move |conn, control, job| {
+                let values = bind_values(&explain.binds)?;
                 let params: Vec<&dyn ToDbValue> = values.iter().map(BindValue::as_dyn).collect();
-                conn.execute(&s.sql, &params)?;
-            }
-            fetch_rows(conn, &query, 0, max_rows, fetch_size, control, job)
-        })
-        .await
+                conn.execute(&explain.sql, &params)?;
+                let f = Fetch {
+                    stmt: &read,
+                    skip: 0,
+                    max_rows,
+                    budget: None,
+                };
+                fetch_rows(conn, &f, fetch_size, control, job)
+            })
+            .await?;
+        Ok(r.rows)
     }
 }
 
@@ -964,8 +1101,7 @@ impl Backend for DirectBackend {
         req: QueryRequest<'_>,
         ctx: &CallContext,
     ) -> Result<QueryResult, DbError> {
-        let stmt = oracle::bind_params(req.query, req.params)?;
-        self.fetch(&stmt, req.offset, req.max_rows, ctx).await
+        oracle::query(self, req, ctx).await
     }
 
     async fn explain(
@@ -1007,6 +1143,32 @@ mod tests {
             .err()
             .expect("too many digits");
         assert!(matches!(err, DbError::InvalidParams(_)), "{err}");
+    }
+
+    #[test]
+    fn fetch_batches_fit_the_allowance_by_column_width() {
+        let narrow = [
+            cell_bound(ColumnKind::Number, false, 0),
+            cell_bound(ColumnKind::Text, false, 40),
+        ];
+        // 86 + 104 = 190 bytes per row: 1 MiB holds 5518 rows, capped at 100.
+        assert_eq!(batch_size(&narrow, 1 << 20, 100), 100);
+        let wide = vec![cell_bound(ColumnKind::Text, false, 32_767); 100];
+        // 100 × 32,831 bytes per row: a 4 MiB allowance holds one row.
+        assert_eq!(batch_size(&wide, 4 << 20, 100), 1);
+        let text_4000 = vec![cell_bound(ColumnKind::Text, false, 4000); 10];
+        assert_eq!(batch_size(&text_4000, 4 << 20, 500), 103);
+        for unbounded in [
+            cell_bound(ColumnKind::Text, true, 0),
+            cell_bound(ColumnKind::Raw, true, 0),
+            cell_bound(ColumnKind::Json, false, 0),
+            cell_bound(ColumnKind::Unsupported("OBJECT"), false, 0),
+        ] {
+            assert_eq!(unbounded, None);
+            assert_eq!(batch_size(&[narrow[0], unbounded], 1 << 30, 100), 1);
+        }
+        assert_eq!(batch_size(&[], 1 << 20, 100), 16, "undescribed: small");
+        assert_eq!(batch_size(&narrow, 0, 100), 1, "never zero");
     }
 
     #[test]

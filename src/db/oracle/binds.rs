@@ -6,7 +6,8 @@
 
 use serde_json::Value;
 
-use super::{OracleBind, OracleStatement};
+use super::OracleBind;
+use super::wrap::UserQuery;
 use crate::db::guard::{self, TokenClass};
 use crate::db::{DbError, Params, ReadOnlyQuery};
 
@@ -16,7 +17,7 @@ use crate::db::{DbError, Params, ReadOnlyQuery};
 /// is bound twice with the same value. Names match case-insensitively, as
 /// Oracle's do (an exact match wins). Missing values, parameters the query
 /// does not use, and positional `?` placeholders are `InvalidParams`.
-pub fn bind_params(query: ReadOnlyQuery<'_>, params: &Params) -> Result<OracleStatement, DbError> {
+pub fn bind_params(query: ReadOnlyQuery<'_>, params: &Params) -> Result<UserQuery, DbError> {
     let sql = query.sql();
     let tokens = guard::tokenize(sql, query.dialect()).map_err(DbError::Rejected)?;
     let mut out = String::with_capacity(sql.len() + 8);
@@ -62,7 +63,7 @@ pub fn bind_params(query: ReadOnlyQuery<'_>, params: &Params) -> Result<OracleSt
             unknown.join(", ")
         )));
     }
-    Ok(OracleStatement { sql: out, binds })
+    Ok(UserQuery::new(out, binds))
 }
 
 /// Finds the parameter for bind `name`: exact key first, then the one key
@@ -126,7 +127,7 @@ mod tests {
         }
     }
 
-    fn bind(sql: &str, p: Value) -> Result<OracleStatement, DbError> {
+    fn bind(sql: &str, p: Value) -> Result<UserQuery, DbError> {
         let q = check_read_only(sql, crate::db::Dialect::Oracle).expect("guard accepts");
         bind_params(q, &params(p))
     }
@@ -139,11 +140,11 @@ mod tests {
         )
         .expect("bind");
         assert_eq!(
-            s.sql,
+            s.sql(),
             "SELECT * FROM orders WHERE status = :1 AND customer_id = :2"
         );
         assert_eq!(
-            s.binds,
+            s.binds(),
             vec![OracleBind::Text("shipped".into()), OracleBind::Integer(42)]
         );
     }
@@ -156,12 +157,12 @@ mod tests {
         )
         .expect("bind");
         assert_eq!(
-            s.sql,
+            s.sql(),
             "SELECT :1 AS a, :2 AS b FROM dual WHERE :3 IS NOT NULL"
         );
-        assert_eq!(s.binds.len(), 3);
+        assert_eq!(s.binds().len(), 3);
         assert!(
-            s.binds
+            s.binds()
                 .iter()
                 .all(|b| *b == OracleBind::Text("2025-01-01".into()))
         );
@@ -172,10 +173,10 @@ mod tests {
         let sql = "SELECT ':x' AS \"a:x\", q'[:x]' AS b /* :x */ FROM dual -- :x\nWHERE c = :x";
         let s = bind(sql, json!({"x": 1})).expect("bind");
         assert_eq!(
-            s.sql,
+            s.sql(),
             "SELECT ':x' AS \"a:x\", q'[:x]' AS b /* :x */ FROM dual -- :x\nWHERE c = :1"
         );
-        assert_eq!(s.binds, vec![OracleBind::Integer(1)]);
+        assert_eq!(s.binds(), vec![OracleBind::Integer(1)]);
     }
 
     #[test]
@@ -216,7 +217,7 @@ mod tests {
         )
         .expect("bind");
         assert_eq!(
-            s.binds,
+            s.binds(),
             vec![
                 OracleBind::Integer(-7),
                 OracleBind::Number("18446744073709551615".into()),

@@ -4,9 +4,12 @@
 //! query, needs no privilege beyond reading the tables involved (a
 //! least-privilege user can use it), and writes only to PLAN_TABLE, which on
 //! every supported release is a global temporary table private to the
-//! session; [`OracleExec::fetch_after`] then ends the transaction without
-//! committing, so even those rows vanish. The alternatives are worse for a
-//! read-only service: `DBMS_XPLAN.DISPLAY_CURSOR` needs the query to have
+//! session; [`OracleExec::explain_plan`] then ends the transaction without
+//! committing, so even those rows vanish. The user's text appears only
+//! inside the one EXPLAIN PLAN statement (wrapped as a subquery, see
+//! [`super::wrap`]), never in a script next to transaction control.
+//!
+//! The alternatives are worse for a read-only service: `DBMS_XPLAN.DISPLAY_CURSOR` needs the query to have
 //! *run* and SELECT on V$ views (SELECT_CATALOG_ROLE), and SQL monitoring
 //! needs the Tuning Pack and runs the query too.
 //!
@@ -15,15 +18,16 @@
 //! which would be a second query and return text only.
 //!
 //! EXPLAIN PLAN never peeks at bind values (every bind is taken as
-//! VARCHAR2); the values are still bound so both backends send the
-//! statement the same way and missing parameters are reported as usual.
+//! VARCHAR2). Parameters are still checked, so missing ones are reported as
+//! for `run_query`; the direct backend binds them (its driver insists), the
+//! ORDS block leaves the placeholders unbound.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
 use super::values::{cell_i64, cell_str};
-use super::{OracleExec, OracleStatement, bind_params};
+use super::{OracleExec, bind_params};
 use crate::db::{CallContext, DbError, ExplainResult, Params, PlanStep, ReadOnlyQuery};
 
 /// More plan lines than any real plan has.
@@ -48,28 +52,12 @@ pub async fn explain(
     params: &Params,
     ctx: &CallContext,
 ) -> Result<ExplainResult, DbError> {
+    // Parameters are checked as for run_query even though the ORDS block
+    // does not send their values (see `wrap::ords_explain_block`).
     let bound = bind_params(query, params)?;
     let id = statement_id();
-    let setup = OracleStatement {
-        sql: format!(
-            "EXPLAIN PLAN SET STATEMENT_ID = '{id}' INTO plan_table FOR {}",
-            bound.sql
-        ),
-        binds: bound.binds,
-    };
-    let read = OracleStatement {
-        sql: format!(
-            "SELECT id, parent_id, depth, operation, options, object_owner, object_name, \
-             cost, cardinality, access_predicates, filter_predicates \
-             FROM plan_table WHERE statement_id = '{id}' ORDER BY id"
-        ),
-        binds: vec![],
-    };
-    let r = exec
-        .fetch_after(std::slice::from_ref(&setup), &read, MAX_PLAN_ROWS, ctx)
-        .await?;
-    let lines: Vec<PlanLine> = r
-        .rows
+    let rows = exec.explain_plan(&bound, &id, MAX_PLAN_ROWS, ctx).await?;
+    let lines: Vec<PlanLine> = rows
         .iter()
         .filter_map(|row| PlanLine::from_row(row))
         .collect();

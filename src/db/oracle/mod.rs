@@ -1,6 +1,7 @@
 //! Oracle SQL shared by the ORDS and direct backends: the dictionary queries
-//! behind the catalogue tools, EXPLAIN PLAN, and how named parameters become
-//! Oracle binds. The backends only know how to run a statement
+//! behind the catalogue tools, EXPLAIN PLAN, how named parameters become
+//! Oracle binds, and the wrappers that make Oracle parse the user's text as
+//! exactly one query ([`wrap`]). The backends only know how to run a statement
 //! ([`OracleExec`]); everything Oracle-specific about *what* to run lives here,
 //! so both backends answer the catalogue tools identically.
 
@@ -8,15 +9,17 @@ mod binds;
 mod dictionary;
 mod explain;
 pub mod values;
+pub mod wrap;
 
 use async_trait::async_trait;
 
 use super::{
-    CallContext, DbError, ExplainResult, Params, QueryResult, ReadOnlyQuery, SchemaInfo,
-    TableDescription, TableListRequest, TablePage,
+    CallContext, DbError, ExplainResult, Params, QueryRequest, QueryResult, ReadOnlyQuery,
+    SchemaInfo, TableDescription, TableListRequest, TablePage,
 };
 
 pub use binds::to_bind;
+pub use wrap::UserQuery;
 
 /// A value bound to an Oracle placeholder. Numbers that do not fit `i64`
 /// travel as decimal text so no precision is lost.
@@ -41,10 +44,16 @@ pub struct OracleStatement {
 }
 
 /// What a backend must provide so the shared Oracle code can run on it.
+///
+/// Two kinds of text reach a backend, and they never mix: fixed statements
+/// of ours ([`OracleStatement`], the dictionary SQL; caller-supplied names
+/// are binds) and the user's guarded query ([`UserQuery`]), which a backend
+/// runs only through the wrappers in [`wrap`], so that Oracle itself parses
+/// it as exactly one query.
 #[async_trait]
 pub trait OracleExec: Send + Sync {
-    /// Runs one query and returns at most `max_rows` rows starting at
-    /// `offset`, with `has_more` set when more rows exist.
+    /// Runs one fixed query of ours and returns at most `max_rows` rows
+    /// starting at `offset`, with `has_more` set when more rows exist.
     async fn fetch(
         &self,
         stmt: &OracleStatement,
@@ -53,16 +62,30 @@ pub trait OracleExec: Send + Sync {
         ctx: &CallContext,
     ) -> Result<QueryResult, DbError>;
 
-    /// Runs `setup` (non-query statements) and then `query` in one database
-    /// session, then ends the transaction without committing. Used for
-    /// EXPLAIN PLAN, whose output is read back from the session's PLAN_TABLE.
-    async fn fetch_after(
+    /// Runs the user's query as exactly one query (wrapped, paged by the
+    /// server): at most `max_rows` rows from `offset`, and stops fetching
+    /// once the rows would exceed `max_bytes` ([`crate::db::ResultBudget`];
+    /// `has_more` and `budget_stop` then say so).
+    async fn fetch_query(
         &self,
-        setup: &[OracleStatement],
-        query: &OracleStatement,
+        query: &UserQuery,
+        offset: u64,
         max_rows: usize,
+        max_bytes: usize,
         ctx: &CallContext,
     ) -> Result<QueryResult, DbError>;
+
+    /// EXPLAIN PLAN of the user's query under `statement_id`, then its
+    /// PLAN_TABLE rows (at most `max_rows`, columns in
+    /// [`wrap::PLAN_COLUMNS`] order), then the transaction ends without
+    /// committing.
+    async fn explain_plan(
+        &self,
+        query: &UserQuery,
+        statement_id: &str,
+        max_rows: usize,
+        ctx: &CallContext,
+    ) -> Result<Vec<Vec<serde_json::Value>>, DbError>;
 }
 
 /// Turns a guarded query and its named parameters into positional binds.
@@ -70,8 +93,20 @@ pub trait OracleExec: Send + Sync {
 /// Placeholders are found with the guard's lexer (never by text search);
 /// a repeated name is bound once per occurrence; names match ignoring case;
 /// missing or unused parameters and `?` placeholders are `InvalidParams`.
-pub fn bind_params(query: ReadOnlyQuery<'_>, params: &Params) -> Result<OracleStatement, DbError> {
+pub fn bind_params(query: ReadOnlyQuery<'_>, params: &Params) -> Result<UserQuery, DbError> {
     binds::bind_params(query, params)
+}
+
+/// `run_query` on Oracle: the guarded query bound and run as exactly one
+/// query, within the request's row and byte budget.
+pub async fn query(
+    exec: &dyn OracleExec,
+    req: QueryRequest<'_>,
+    ctx: &CallContext,
+) -> Result<QueryResult, DbError> {
+    let q = bind_params(req.query, req.params)?;
+    exec.fetch_query(&q, req.offset, req.max_rows, req.max_bytes, ctx)
+        .await
 }
 
 /// Schemas the connected user can see objects in (from ALL_USERS, without

@@ -153,11 +153,26 @@ impl Http {
         body: Vec<u8>,
         ctx: &CallContext,
     ) -> Result<RawResponse, DbError> {
+        self.post_capped(url, content_type, authorization, body, ctx)
+            .await
+            .map_err(PostError::into_db_error)
+    }
+
+    /// [`Http::post`], telling a response over `max_response_bytes` apart
+    /// so a caller can ask for fewer rows instead of failing.
+    pub async fn post_capped(
+        &self,
+        url: &str,
+        content_type: &'static str,
+        authorization: Option<&HeaderValue>,
+        body: Vec<u8>,
+        ctx: &CallContext,
+    ) -> Result<RawResponse, PostError> {
         let mut attempt = 0u32;
         loop {
             let remaining = ctx.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(DbError::Timeout(self.call_timeout.as_secs()));
+                return Err(PostError::Db(DbError::Timeout(self.call_timeout.as_secs())));
             }
             let timeout = remaining.min(self.request_timeout);
             let mut req = self
@@ -173,7 +188,7 @@ impl Http {
             let started = Instant::now();
             let outcome = tokio::select! {
                 r = self.send(req) => r,
-                () = ctx.cancel.cancelled() => return Err(DbError::Cancelled),
+                () = ctx.cancel.cancelled() => return Err(PostError::Db(DbError::Cancelled)),
             };
             let retryable = match &outcome {
                 Ok(r) => matches!(r.status.as_u16(), 502..=504),
@@ -191,7 +206,7 @@ impl Http {
                 if Instant::now() + wait < ctx.deadline {
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
-                        () = ctx.cancel.cancelled() => return Err(DbError::Cancelled),
+                        () = ctx.cancel.cancelled() => return Err(PostError::Db(DbError::Cancelled)),
                     }
                     attempt += 1;
                     continue;
@@ -199,17 +214,18 @@ impl Http {
             }
             return match outcome {
                 Ok(r) => Ok(r),
+                Err(SendError::TooLarge(max)) => Err(PostError::TooLarge(max)),
                 Err(e) if e.is_timeout() => {
                     if timeout < remaining {
-                        Err(DbError::Unavailable(format!(
+                        Err(PostError::Db(DbError::Unavailable(format!(
                             "ORDS did not answer within request_timeout_secs ({} s)",
                             self.request_timeout.as_secs()
-                        )))
+                        ))))
                     } else {
-                        Err(DbError::Timeout(self.call_timeout.as_secs()))
+                        Err(PostError::Db(DbError::Timeout(self.call_timeout.as_secs())))
                     }
                 }
-                Err(e) => Err(e.into_db_error(url)),
+                Err(e) => Err(PostError::Db(e.into_db_error(url))),
             };
         }
     }
@@ -223,10 +239,20 @@ impl Http {
         {
             return Err(SendError::TooLarge(self.max_response_bytes));
         }
-        let mut body = Vec::new();
+        // The buffer never holds more than the cap: reserved up front when
+        // the length is announced, otherwise grown by doubling but never
+        // beyond max_response_bytes (plain Vec growth could reach twice it).
+        let max = self.max_response_bytes;
+        let announced = resp.content_length().and_then(|l| usize::try_from(l).ok());
+        let mut body = Vec::with_capacity(announced.unwrap_or(0).min(max));
         while let Some(chunk) = resp.chunk().await.map_err(SendError::Reqwest)? {
-            if body.len() + chunk.len() > self.max_response_bytes {
-                return Err(SendError::TooLarge(self.max_response_bytes));
+            let needed = body.len() + chunk.len();
+            if needed > max {
+                return Err(SendError::TooLarge(max));
+            }
+            if needed > body.capacity() {
+                let target = body.capacity().saturating_mul(2).max(needed).min(max);
+                body.reserve_exact(target - body.len());
             }
             body.extend_from_slice(&chunk);
         }
@@ -260,6 +286,29 @@ enum SendError {
     TooLarge(usize),
 }
 
+/// Why a POST produced no response to read.
+pub enum PostError {
+    /// The body exceeded `database.ords.max_response_bytes` (the limit).
+    TooLarge(usize),
+    Db(DbError),
+}
+
+impl PostError {
+    pub fn into_db_error(self) -> DbError {
+        match self {
+            PostError::TooLarge(max) => too_large(max),
+            PostError::Db(e) => e,
+        }
+    }
+}
+
+/// The error for a response over the cap, naming the key that fired.
+pub fn too_large(max: usize) -> DbError {
+    DbError::Unavailable(format!(
+        "the ORDS response is larger than database.ords.max_response_bytes ({max} bytes); ask for fewer rows (max_rows) or fewer and narrower columns, or raise that limit"
+    ))
+}
+
 impl SendError {
     fn is_connect(&self) -> bool {
         matches!(self, SendError::Reqwest(e) if e.is_connect())
@@ -282,9 +331,7 @@ impl SendError {
             })
             .unwrap_or_else(|| "ORDS".into());
         match self {
-            SendError::TooLarge(max) => DbError::Unavailable(format!(
-                "the ORDS response is larger than max_response_bytes ({max} bytes); ask for fewer rows (max_rows) or fewer columns"
-            )),
+            SendError::TooLarge(max) => too_large(max),
             SendError::Reqwest(e) if e.is_connect() => DbError::Unavailable(format!(
                 "cannot connect to ORDS at {host}: {}",
                 root_cause(&e)

@@ -7,12 +7,22 @@
 //! before it gets here; the schema user behind the alias should itself be
 //! read-only (docs/ords.md shows how to create one).
 //!
-//! Each request is one statement sent alone. Wrapping queries in a script
-//! (`SET TRANSACTION READ ONLY`, `DBMS_SESSION.SET_IDENTIFIER` for audit)
-//! was considered and not done: how ORDS spreads one `binds` array over
-//! several statements is not documented, and ORDS commits a successful
-//! script and keeps pooled sessions, so an identifier could outlive the
-//! call. docs/ords.md explains this and what DBAs see instead.
+//! What goes into `statementText` — which ORDS runs through its SQL*Plus/
+//! SQLcl script engine — is only ever fixed text of ours:
+//!
+//! * the dictionary queries and the readiness probe (single lines without
+//!   `;` or `&`; caller-supplied names are `?` binds by index);
+//! * for `run_query`, one fixed PL/SQL block that receives the user's text
+//!   as the CLOB bind `:q` and opens it, wrapped as a subquery, as a REF
+//!   CURSOR returned through the OUT bind `:rc`
+//!   ([`oracle::wrap::ords_query_block`]);
+//! * for `explain_query`, one fixed block that runs EXPLAIN PLAN of the
+//!   wrapped text, reads the plan back as JSON and rolls back, all inside
+//!   the block ([`oracle::wrap::ords_explain_block`]).
+//!
+//! Every response must be exactly one item of the expected statement type
+//! without an error code; anything else is refused. docs/ords.md explains
+//! the choice and what only a real ORDS can confirm.
 
 mod auth;
 mod http;
@@ -22,17 +32,19 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use serde_json::Value;
 
 use self::auth::Credentials;
-use self::http::Http;
-use self::wire::{SqlRequest, SqlResponse, StatementItem, WireBind};
+use self::http::{Http, PostError};
+use self::wire::{CursorRows, SqlRequest, StatementItem, WireBind};
 use crate::auth::Principal;
 use crate::config::ords::OrdsConfig;
 use crate::db::guard::{self, TokenClass};
-use crate::db::oracle::{self, OracleExec, OracleStatement};
+use crate::db::oracle::wrap::{self, BIND_CURSOR, BIND_OFFSET, BIND_PLAN, BIND_QUERY, BIND_ROWS};
+use crate::db::oracle::{self, OracleExec, OracleStatement, UserQuery};
 use crate::db::{
     Backend, BackendInfo, CallContext, DbError, ExplainResult, Params, QueryRequest, QueryResult,
-    ReadOnlyQuery, SchemaInfo, TableDescription, TableListRequest, TablePage,
+    ReadOnlyQuery, ResultBudget, SchemaInfo, TableDescription, TableListRequest, TablePage,
 };
 
 /// How long a successful `/readyz` check is reused, so probes do not turn
@@ -42,6 +54,15 @@ const READY_CACHE: Duration = Duration::from_secs(5);
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 /// Follow-up pages fetched when ORDS caps a page below what we asked for.
 const MAX_PAGES: usize = 1000;
+/// After a response over `max_response_bytes`, the next request asks for
+/// this fraction of the rows.
+const SHRINK: usize = 8;
+
+#[cfg(test)]
+mod double_tests;
+#[cfg(test)]
+#[path = "../../../tests/ords_double/mod.rs"]
+mod ords_double;
 
 pub struct OrdsBackend {
     http: Http,
@@ -79,20 +100,28 @@ impl OrdsBackend {
     }
 
     /// POSTs one JSON request to `_/sql`, with one retry on a fresh token
-    /// after a 401, and maps HTTP-level failures to readable errors.
+    /// after a 401, maps HTTP-level failures to readable errors and returns
+    /// the JSON body (parsed by the caller, borrowing from it).
     async fn post_sql(
         &self,
         req: &SqlRequest<'_>,
         ctx: &CallContext,
-    ) -> Result<SqlResponse, DbError> {
-        let body = serde_json::to_vec(req)
-            .map_err(|e| DbError::Internal(format!("cannot encode the ORDS request: {e}")))?;
+    ) -> Result<Vec<u8>, PostError> {
+        let body = serde_json::to_vec(req).map_err(|e| {
+            PostError::Db(DbError::Internal(format!(
+                "cannot encode the ORDS request: {e}"
+            )))
+        })?;
         let mut retried = false;
         loop {
-            let authorization = self.credentials.header(&self.http, ctx).await?;
+            let authorization = self
+                .credentials
+                .header(&self.http, ctx)
+                .await
+                .map_err(PostError::Db)?;
             let resp = self
                 .http
-                .post(
+                .post_capped(
                     &self.sql_url,
                     "application/json",
                     Some(&authorization),
@@ -108,11 +137,11 @@ impl OrdsBackend {
                 retried = true;
                 continue;
             }
-            return self.interpret(resp);
+            return self.interpret(resp).map_err(PostError::Db);
         }
     }
 
-    fn interpret(&self, resp: http::RawResponse) -> Result<SqlResponse, DbError> {
+    fn interpret(&self, resp: http::RawResponse) -> Result<Vec<u8>, DbError> {
         let status = resp.status;
         let code = status.as_u16();
         let detail = resp
@@ -124,7 +153,7 @@ impl OrdsBackend {
             200..=299 if resp.is_html() => Err(DbError::Unavailable(format!(
                 "ORDS answered {status} with an HTML page instead of JSON; check base_url and schema_alias (a proxy, load balancer or login page may be answering)"
             ))),
-            200..=299 => wire::parse_response(&resp.body).map_err(DbError::Unavailable),
+            200..=299 => Ok(resp.body),
             401 => {
                 let challenge = resp
                     .headers
@@ -172,11 +201,11 @@ impl OrdsBackend {
         }
     }
 
-    /// One query, paged by ORDS: asks for `max_rows + 1` rows to learn
-    /// whether more exist, and follows `hasMore` when ORDS caps a page
-    /// below that (its own row limit), so the result does not depend on
-    /// the server's page size.
-    async fn fetch_paged(
+    /// One fixed query of ours, paged by ORDS: asks for `max_rows + 1`
+    /// rows to learn whether more exist, and follows `hasMore` when ORDS
+    /// caps a page below that (its own row limit), so the result does not
+    /// depend on the server's page size.
+    async fn fetch_fixed(
         &self,
         stmt: &OracleStatement,
         offset: u64,
@@ -184,39 +213,133 @@ impl OrdsBackend {
         ctx: &CallContext,
     ) -> Result<QueryResult, DbError> {
         let text = ords_text(&stmt.sql, stmt.binds.len())?;
+        wrap::check_script_inert(&text, false)?;
         let binds = wire_binds(&stmt.binds)?;
         let want = max_rows.saturating_add(1);
         let mut out = QueryResult::default();
         let mut next = offset;
         for _ in 0..MAX_PAGES {
-            let limit = (want - out.rows.len()) as u64;
-            let resp = self
+            let ask = want - out.rows.len();
+            let body = self
                 .post_sql(
                     &SqlRequest {
                         statement_text: &text,
                         offset: Some(next),
-                        limit: Some(limit),
+                        limit: Some(ask as u64),
                         binds: &binds,
                     },
                     ctx,
                 )
-                .await?;
-            let item = resp.items.first().ok_or_else(|| {
-                DbError::Unavailable("ORDS returned no statement result (empty items)".into())
-            })?;
-            let rs = result_set(item)?;
-            let (columns, rows) = wire::rows_of(rs);
+                .await
+                .map_err(PostError::into_db_error)?;
+            let resp = wire::parse_response(&body).map_err(DbError::Unavailable)?;
+            let rs = result_set(wire::single_item(&resp, "query")?)?;
+            let page = wire::convert_rows(Some(&rs.metadata), &rs.items, ask, None)?;
             if out.columns.is_empty() {
-                out.columns = columns;
+                out.columns = page.columns;
             }
-            let got = rows.len();
-            out.rows.extend(rows);
+            let got = page.rows.len() + page.skipped;
+            out.rows.extend(page.rows);
             if out.rows.len() > max_rows {
                 out.rows.truncate(max_rows);
                 out.has_more = true;
                 return Ok(out);
             }
             if !rs.has_more.unwrap_or(false) || got == 0 {
+                return Ok(out);
+            }
+            next += got as u64;
+        }
+        out.has_more = true;
+        Ok(out)
+    }
+
+    /// The user's query through the fixed block: `max_rows + 1` rows from
+    /// `offset` (server-side OFFSET/FETCH), converted while the budget
+    /// lasts. A response over `max_response_bytes` is asked again for an
+    /// eighth of the rows (down to one), so wide rows mean more, smaller
+    /// requests rather than a failure; ORDS capping the cursor below what
+    /// was asked (`hasMore`) is followed like a capped query page.
+    async fn fetch_user_query(
+        &self,
+        q: &UserQuery,
+        offset: u64,
+        max_rows: usize,
+        max_bytes: usize,
+        ctx: &CallContext,
+    ) -> Result<QueryResult, DbError> {
+        let block = wrap::ords_query_block(q.binds().len());
+        wrap::check_script_inert(&block, true)?;
+        let mut binds = Vec::with_capacity(q.binds().len() + 4);
+        binds.push(WireBind::named_clob(BIND_QUERY, q.sql())?);
+        for (i, b) in q.binds().iter().enumerate() {
+            binds.push(WireBind::named(&wrap::user_bind_name(i + 1), b)?);
+        }
+        let fixed = binds.len();
+        let want = max_rows.saturating_add(1);
+        let mut budget = ResultBudget::new(max_bytes);
+        let mut out = QueryResult::default();
+        let mut next = offset;
+        let mut page_cap = want;
+        for _ in 0..MAX_PAGES {
+            let ask = (want - out.rows.len()).min(page_cap);
+            binds.truncate(fixed);
+            binds.push(WireBind::named(
+                BIND_OFFSET,
+                &oracle::OracleBind::Integer(wrap::row_count(next, "offset")?),
+            )?);
+            binds.push(WireBind::named(
+                BIND_ROWS,
+                &oracle::OracleBind::Integer(wrap::row_count(ask as u64, "row count")?),
+            )?);
+            binds.push(WireBind::out(BIND_CURSOR, "CURSOR"));
+            let request = SqlRequest {
+                statement_text: &block,
+                offset: None,
+                limit: Some(ask as u64),
+                binds: &binds,
+            };
+            let body = match self.post_sql(&request, ctx).await {
+                Ok(body) => body,
+                Err(PostError::TooLarge(limit)) if ask > 1 => {
+                    page_cap = (ask / SHRINK).max(1);
+                    tracing::debug!(
+                        ask,
+                        limit,
+                        next = page_cap,
+                        "ORDS response over max_response_bytes; asking for fewer rows"
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e.into_db_error()),
+            };
+            let resp = wire::parse_response(&body).map_err(DbError::Unavailable)?;
+            let item = wire::single_item(&resp, "plsql")?;
+            let cursor = wire::cursor_rows(item, BIND_CURSOR)?;
+            let (metadata, rows, ords_more) = match &cursor {
+                CursorRows::ResultSet(rs) => (Some(rs.metadata.as_slice()), rs.items, rs.has_more),
+                CursorRows::Rows(rows) => (None, *rows, None),
+            };
+            let page =
+                wire::convert_rows(metadata, &rows, want - out.rows.len(), Some(&mut budget))?;
+            if out.columns.is_empty() {
+                out.columns = page.columns;
+            }
+            let got = page.rows.len() + page.skipped;
+            out.rows.extend(page.rows);
+            if page.budget_stop {
+                out.has_more = true;
+                out.budget_stop = Some(max_bytes);
+                out.rows.truncate(max_rows);
+                return Ok(out);
+            }
+            if out.rows.len() > max_rows {
+                out.rows.truncate(max_rows);
+                out.has_more = true;
+                return Ok(out);
+            }
+            let short = got < ask;
+            if got == 0 || (short && !ords_more.unwrap_or(false)) {
                 return Ok(out);
             }
             next += got as u64;
@@ -235,11 +358,8 @@ impl OrdsBackend {
     }
 }
 
-/// The item's result set, or its error.
-fn result_set(item: &StatementItem) -> Result<&wire::ResultSet, DbError> {
-    if let Some(e) = item.error() {
-        return Err(e);
-    }
+/// The item's result set, or what ORDS said instead.
+fn result_set<'r, 'a>(item: &'r StatementItem<'a>) -> Result<&'r wire::ResultSet<'a>, DbError> {
     item.result_set.as_ref().ok_or_else(|| {
         let said = item.response_text();
         DbError::Sql {
@@ -261,69 +381,34 @@ fn wire_binds(binds: &[oracle::OracleBind]) -> Result<Vec<WireBind>, DbError> {
         .collect()
 }
 
-/// Statement text as sent to ORDS, rewritten with the guard's lexer:
-///
-/// * `:1`, `:2`, … become `?`, the placeholder form ORDS documents for
-///   binds by `index` (they must be `:1..:n` in order, as
-///   [`OracleStatement`] promises);
-/// * runs of blank lines outside literals collapse to one line break: ORDS
-///   runs statements through its SQL*Plus-compatible script engine, where a
-///   blank line can end a statement early.
-///
-/// Literals, quoted identifiers and comments are copied untouched.
+/// A fixed statement's text as sent to ORDS: `:1`, `:2`, … become `?`, the
+/// placeholder form ORDS documents for binds by `index` (they must be
+/// `:1..:n` in order, as [`OracleStatement`] promises). Found with the
+/// guard's lexer; literals, quoted identifiers and comments are untouched.
 fn ords_text(sql: &str, binds: usize) -> Result<String, DbError> {
     let tokens = guard::tokenize(sql, guard::Dialect::Oracle).map_err(DbError::Rejected)?;
     let mut out = String::with_capacity(sql.len());
     let mut last = 0;
     let mut n = 0usize;
-    for t in &tokens {
-        push_gap(&mut out, sql.get(last..t.start).unwrap_or_default());
+    for t in tokens.iter().filter(|t| t.class == TokenClass::Placeholder) {
+        out.push_str(sql.get(last..t.start).unwrap_or_default());
+        n += 1;
         let text = sql.get(t.start..t.end).unwrap_or_default();
-        if t.class == TokenClass::Placeholder {
-            n += 1;
-            if text != format!(":{n}") {
-                return Err(DbError::Internal(format!(
-                    "statement placeholders must be :1..:n in order; found {text} as bind {n}"
-                )));
-            }
-            out.push('?');
-        } else {
-            out.push_str(text);
+        if text != format!(":{n}") {
+            return Err(DbError::Internal(format!(
+                "statement placeholders must be :1..:n in order; found {text} as bind {n}"
+            )));
         }
+        out.push('?');
         last = t.end;
     }
-    push_gap(&mut out, sql.get(last..).unwrap_or_default());
+    out.push_str(sql.get(last..).unwrap_or_default());
     if n != binds {
         return Err(DbError::Internal(format!(
             "the statement has {n} placeholders but {binds} binds"
         )));
     }
     Ok(out.trim().to_owned())
-}
-
-/// Whitespace and comments between tokens, with blank lines removed.
-fn push_gap(out: &mut String, gap: &str) {
-    let mut run = String::new();
-    for ch in gap.chars() {
-        if ch.is_whitespace() {
-            run.push(ch);
-            continue;
-        }
-        flush_run(out, &run);
-        run.clear();
-        out.push(ch);
-    }
-    flush_run(out, &run);
-}
-
-fn flush_run(out: &mut String, run: &str) {
-    let breaks =
-        run.matches('\n').count() + run.matches('\r').count() - run.matches("\r\n").count();
-    if breaks >= 2 {
-        out.push('\n');
-    } else {
-        out.push_str(run);
-    }
 }
 
 #[async_trait]
@@ -335,71 +420,53 @@ impl OracleExec for OrdsBackend {
         max_rows: usize,
         ctx: &CallContext,
     ) -> Result<QueryResult, DbError> {
-        self.fetch_paged(stmt, offset, max_rows, ctx).await
+        self.fetch_fixed(stmt, offset, max_rows, ctx).await
     }
 
-    /// One request whose script is `setup…; query; ROLLBACK;`: ORDS runs a
-    /// script in one session, so PLAN_TABLE rows written by the setup are
-    /// visible to the query; the ROLLBACK removes them (ORDS would
-    /// otherwise commit a successful script). Binds may appear in one
-    /// statement of the script only, because how ORDS applies a `binds`
-    /// array across statements is not documented.
-    async fn fetch_after(
+    async fn fetch_query(
         &self,
-        setup: &[OracleStatement],
-        query: &OracleStatement,
+        query: &UserQuery,
+        offset: u64,
         max_rows: usize,
+        max_bytes: usize,
         ctx: &CallContext,
     ) -> Result<QueryResult, DbError> {
-        let all: Vec<&OracleStatement> = setup.iter().chain(std::iter::once(query)).collect();
-        if all.iter().filter(|s| !s.binds.is_empty()).count() > 1 {
-            return Err(DbError::Internal(
-                "an ORDS script may carry binds in one statement only".into(),
-            ));
-        }
-        let mut script = String::new();
-        let mut binds = Vec::new();
-        for s in &all {
-            script.push_str(&ords_text(&s.sql, s.binds.len())?);
-            script.push_str(";\n");
-            if !s.binds.is_empty() {
-                binds = wire_binds(&s.binds)?;
-            }
-        }
-        script.push_str("ROLLBACK;\n");
-        let resp = self
+        self.fetch_user_query(query, offset, max_rows, max_bytes, ctx)
+            .await
+    }
+
+    /// One request: the fixed explain block, which runs EXPLAIN PLAN, reads
+    /// the plan rows into a CLOB (JSON) and rolls back before it ends, so
+    /// no statement of the user's can run between the plan and the
+    /// rollback.
+    async fn explain_plan(
+        &self,
+        query: &UserQuery,
+        statement_id: &str,
+        max_rows: usize,
+        ctx: &CallContext,
+    ) -> Result<Vec<Vec<Value>>, DbError> {
+        let block = wrap::ords_explain_block(statement_id)?;
+        wrap::check_script_inert(&block, true)?;
+        let binds = [
+            WireBind::named_clob(BIND_QUERY, query.sql())?,
+            WireBind::out(BIND_PLAN, "CLOB"),
+        ];
+        let body = self
             .post_sql(
                 &SqlRequest {
-                    statement_text: &script,
-                    offset: Some(0),
-                    limit: Some(max_rows.saturating_add(1) as u64),
+                    statement_text: &block,
+                    offset: None,
+                    limit: None,
                     binds: &binds,
                 },
                 ctx,
             )
-            .await?;
-        for item in &resp.items {
-            if let Some(e) = item.error() {
-                return Err(e);
-            }
-        }
-        let item = resp.items.get(setup.len()).ok_or_else(|| {
-            DbError::Unavailable(format!(
-                "ORDS ran {} of the {} statements sent",
-                resp.items.len(),
-                all.len() + 1
-            ))
-        })?;
-        let rs = result_set(item)?;
-        let (columns, mut rows) = wire::rows_of(rs);
-        let has_more = rows.len() > max_rows || rs.has_more.unwrap_or(false);
-        rows.truncate(max_rows);
-        Ok(QueryResult {
-            columns,
-            rows,
-            has_more,
-            budget_stop: None,
-        })
+            .await
+            .map_err(PostError::into_db_error)?;
+        let resp = wire::parse_response(&body).map_err(DbError::Unavailable)?;
+        let item = wire::single_item(&resp, "plsql")?;
+        wire::plan_rows(item, BIND_PLAN, &wrap::PLAN_COLUMNS, max_rows)
     }
 }
 
@@ -428,7 +495,7 @@ impl Backend for OrdsBackend {
             sql: "SELECT 1 AS ok FROM dual".into(),
             binds: vec![],
         };
-        self.fetch_paged(&stmt, 0, 1, &Self::ping_ctx()).await?;
+        self.fetch_fixed(&stmt, 0, 1, &Self::ping_ctx()).await?;
         if let Ok(mut g) = self.last_ready.lock() {
             *g = Some(Instant::now());
         }
@@ -461,8 +528,7 @@ impl Backend for OrdsBackend {
         req: QueryRequest<'_>,
         ctx: &CallContext,
     ) -> Result<QueryResult, DbError> {
-        let stmt = oracle::bind_params(req.query, req.params)?;
-        self.fetch_paged(&stmt, req.offset, req.max_rows, ctx).await
+        oracle::query(self, req, ctx).await
     }
 
     async fn explain(
@@ -480,17 +546,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_become_question_marks_and_blank_lines_go() {
-        let sql = "SELECT ':1' AS a, :1 AS b\n\n\n  FROM dual -- c :2\n\n WHERE x = :2";
+    fn placeholders_become_question_marks() {
+        let sql = "SELECT ':1' AS a, :1 AS b FROM dual /* :2 */ WHERE x = :2";
         assert_eq!(
             ords_text(sql, 2).expect("text"),
-            "SELECT ':1' AS a, ? AS b\nFROM dual -- c :2\nWHERE x = ?"
-        );
-        let literal = "SELECT 'a\n\nb' FROM dual";
-        assert_eq!(
-            ords_text(literal, 0).expect("text"),
-            literal,
-            "literals untouched"
+            "SELECT ':1' AS a, ? AS b FROM dual /* :2 */ WHERE x = ?"
         );
         assert!(ords_text("SELECT :2 FROM dual", 1).is_err(), "out of order");
         assert!(
