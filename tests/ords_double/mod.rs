@@ -39,6 +39,9 @@
 //! request's headers, body and TLS SNI are recorded.
 #![allow(dead_code)]
 
+mod privileges;
+pub use privileges::Grants;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -291,6 +294,7 @@ fn new_state(demo_db: &Path) -> Arc<DoubleState> {
     )
     .expect("open demo db");
     conn.execute_batch(DICTIONARY).expect("dictionary views");
+    privileges::install(&conn, &Grants::least_privilege()).expect("privilege views");
     Arc::new(DoubleState {
         db: Mutex::new(conn),
         faults: Mutex::new(Faults::default()),

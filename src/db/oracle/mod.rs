@@ -7,6 +7,7 @@
 mod binds;
 mod dictionary;
 mod explain;
+pub mod privileges;
 pub mod values;
 
 use async_trait::async_trait;
