@@ -378,6 +378,39 @@ pub fn tool_scopes(config: &Config) -> std::collections::HashMap<String, Vec<Str
         .collect()
 }
 
+/// Checks once, in the background, what the database user can do beyond
+/// reading, and logs one line: startup never waits for it, and a database
+/// that is down costs a log line, not the start. The line names privileges
+/// and objects, never credentials or anything a client sent.
+fn spawn_privilege_check(backend: Arc<dyn Backend>) {
+    tokio::spawn(async move {
+        let ctx = db::CallContext::new(
+            "privilege_check",
+            Arc::new(crate::auth::Principal::anonymous()),
+            tokio_util::sync::CancellationToken::new(),
+            std::time::Duration::from_secs(60),
+        );
+        match backend.privilege_report(&ctx).await {
+            Ok(None) => {}
+            Ok(Some(report)) if report.worst().is_some() => {
+                tracing::warn!(user = %report.user, "{}", report.summary());
+            }
+            Ok(Some(report)) => {
+                tracing::info!(
+                    user = %report.user,
+                    unchecked = report.unchecked.len(),
+                    "{}",
+                    report.summary()
+                );
+            }
+            Err(e) => tracing::info!(
+                error = %e,
+                "database privilege check skipped; `adb-mcp doctor` runs it"
+            ),
+        }
+    });
+}
+
 fn serve(loaded: Loaded) -> Result<()> {
     let config = loaded.config;
     let rt = runtime()?;
@@ -385,6 +418,7 @@ fn serve(loaded: Loaded) -> Result<()> {
         let observer = Observer::from_config(&config, false)?;
         let auth = http::AuthRuntime::start(&config).await?;
         let backend = open_backend(&config)?;
+        let checked = Arc::clone(&backend);
         let state = ServerState::with_observer(
             backend,
             config.query.clone(),
@@ -411,6 +445,7 @@ fn serve(loaded: Loaded) -> Result<()> {
         if config.audit.enabled {
             tracing::info!(target = ?config.audit.target, path = %config.audit.path.display(), "audit log on");
         }
+        spawn_privilege_check(checked);
         server.run(http::shutdown_signal()).await?;
         observer.flush();
         crate::telemetry::shutdown();
@@ -427,6 +462,7 @@ fn stdio(loaded: Loaded) -> Result<()> {
     let result = rt.block_on(async move {
         let observer = Observer::from_config(&config, true)?;
         let backend = open_backend(&config)?;
+        spawn_privilege_check(Arc::clone(&backend));
         // stdio is a local, single-user channel: no tokens, no tool scopes.
         let state = ServerState::with_observer(
             backend,

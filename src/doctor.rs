@@ -62,6 +62,10 @@ pub struct ConnectorSetup {
 pub struct Report {
     pub ok: bool,
     pub checks: Vec<Check>,
+    /// The database user's privileges in full (Oracle backends), for
+    /// scripts; the checks above carry one line per finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privileges: Option<crate::db::PrivilegeReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connector: Option<ConnectorSetup>,
 }
@@ -107,6 +111,7 @@ pub fn config_error(message: &str) -> Report {
     Report {
         ok: false,
         checks: c.0,
+        privileges: None,
         connector: None,
     }
 }
@@ -147,10 +152,11 @@ pub async fn run(loaded: &Loaded, options: Options) -> Report {
         ),
     }
     check_token(config, options.token.as_deref(), &mut c).await;
-    check_backend(config, timeout, &mut c).await;
+    let privileges = check_backend(config, timeout, &mut c).await;
     let ok = c.0.iter().all(|check| check.status != Status::Fail);
     Report {
         ok,
+        privileges,
         connector: Some(connector_setup(config)),
         checks: c.0,
     }
@@ -449,7 +455,13 @@ fn token_hint(reason: &str) -> &'static str {
     }
 }
 
-async fn check_backend(config: &Config, timeout: Duration, c: &mut Checks) {
+/// The database check, then the privilege check on the same backend; returns
+/// the privilege report for `--json`.
+async fn check_backend(
+    config: &Config,
+    timeout: Duration,
+    c: &mut Checks,
+) -> Option<crate::db::PrivilegeReport> {
     let name = format!("database ({})", config.database.backend.name());
     let backend = match crate::cli::open_backend(config) {
         Ok(b) => b,
@@ -459,7 +471,7 @@ async fn check_backend(config: &Config, timeout: Duration, c: &mut Checks) {
                 format!("{e:#}"),
                 "check [database] settings (docs/ords.md, docs/direct-mtls.md)",
             );
-            return;
+            return None;
         }
     };
     if let Err(e) = tokio::time::timeout(timeout, backend.ping())
@@ -471,7 +483,13 @@ async fn check_backend(config: &Config, timeout: Duration, c: &mut Checks) {
             format!("not reachable: {e}"),
             "check network access, credentials and that the database is running",
         );
-        return;
+        c.push(
+            PRIVILEGES,
+            Status::Skip,
+            "not checked: the database is not reachable",
+            None,
+        );
+        return None;
     }
     let ctx = CallContext::new(
         "doctor",
@@ -498,6 +516,88 @@ async fn check_backend(config: &Config, timeout: Duration, c: &mut Checks) {
             "the database user needs SELECT on the tables it should expose",
         ),
     }
+    check_privileges(backend.as_ref(), timeout, c).await
+}
+
+const PRIVILEGES: &str = "database privileges";
+
+/// One line per thing the database user can do beyond reading, with the
+/// statement that revokes it; PASS when it can only read.
+async fn check_privileges(
+    backend: &dyn crate::db::Backend,
+    timeout: Duration,
+    c: &mut Checks,
+) -> Option<crate::db::PrivilegeReport> {
+    use crate::db::privileges::Severity;
+    let ctx = CallContext::new(
+        "doctor",
+        Arc::new(crate::auth::Principal::anonymous()),
+        tokio_util::sync::CancellationToken::new(),
+        timeout,
+    );
+    // A dozen dictionary queries share the budget; the outer bound only
+    // guards against a backend that ignores its deadline.
+    let outcome = tokio::time::timeout(
+        timeout + Duration::from_secs(5),
+        backend.privilege_report(&ctx),
+    )
+    .await
+    .unwrap_or(Err(crate::db::DbError::Timeout(timeout.as_secs())));
+    let report = match outcome {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            c.push(
+                PRIVILEGES,
+                Status::Skip,
+                "read-only file connection: SQLite has no database users or grants",
+                None,
+            );
+            return None;
+        }
+        Err(e) => {
+            c.warn(
+                PRIVILEGES,
+                format!("the check could not run: {e}"),
+                "run the doctor again when the database answers; by hand: SELECT * FROM session_privs, user_role_privs, user_tab_privs",
+            );
+            return None;
+        }
+    };
+    if report.findings.is_empty() && report.omitted == 0 {
+        c.pass(
+            PRIVILEGES,
+            format!(
+                "user {} can only read (checked {})",
+                report.user,
+                report.checked.join(", ")
+            ),
+        );
+    }
+    for f in &report.findings {
+        let status = match f.severity {
+            Severity::Fail => Status::Fail,
+            Severity::Warn => Status::Warn,
+        };
+        c.push(PRIVILEGES, status, f.describe(), Some(&f.fix));
+    }
+    if report.omitted > 0 {
+        c.warn(
+            PRIVILEGES,
+            format!(
+                "{} more finding(s) not shown: the user holds far more than reading",
+                report.omitted
+            ),
+            "revoke the findings above and run the doctor again",
+        );
+    }
+    for u in &report.unchecked {
+        c.warn(
+            PRIVILEGES,
+            format!("could not check {}: {}", u.what, u.reason),
+            "the rest was checked; a DBA can look this part up in the DBA_* views for this user",
+        );
+    }
+    Some(report)
 }
 
 fn connector_setup(config: &Config) -> ConnectorSetup {

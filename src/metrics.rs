@@ -857,6 +857,13 @@ impl Backend for MeteredBackend {
             .await
     }
 
+    async fn privilege_report(
+        &self,
+        ctx: &CallContext,
+    ) -> Result<Option<crate::db::PrivilegeReport>, DbError> {
+        self.inner.privilege_report(ctx).await
+    }
+
     async fn execute_write(
         &self,
         statement: WriteStatement<'_>,

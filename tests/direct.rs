@@ -12,7 +12,7 @@
 //!    an Oracle listener only up to the first TNS packet (CONNECT, type 1,
 //!    per the Oracle Net packet header: 2-byte length, 2-byte checksum, type
 //!    at byte 4); it then closes.
-//! 3. Live: every tool against a real Autonomous Database, only when
+//! 3. Live: every tool and the privilege check against a real Autonomous Database, only when
 //!    ADB_TEST_WALLET_DIR, ADB_TEST_DSN, ADB_TEST_USER, ADB_TEST_PASSWORD and
 //!    ADB_TEST_WALLET_PASSWORD are set; otherwise they print "skipped".
 
@@ -1506,4 +1506,64 @@ async fn live_every_tool_over_mcp() {
         .expect("readyz");
     assert_eq!(ready.status(), 200);
     let _ = client.cancel().await;
+}
+
+/// The privilege check against a real dictionary: every view it reads is
+/// visible to an ordinary user, and every finding comes with a statement.
+/// With the least-privilege user of docs/direct-mtls.md it finds nothing
+/// that fails (PUBLIC grants of network packages may still warn).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_privilege_report() {
+    let Some(cfg) = live_config("live_privilege_report") else {
+        return;
+    };
+    let user = cfg.user.clone().unwrap_or_default().to_uppercase();
+    let b = DirectBackend::open(&cfg).expect("preflight");
+    let report = b
+        .privilege_report(&live_ctx("privilege_check"))
+        .await
+        .expect("the check runs")
+        .expect("Oracle backends report");
+    eprintln!("{}", report.summary());
+    for f in &report.findings {
+        eprintln!("{:?} {} | fix: {}", f.severity, f.describe(), f.fix);
+    }
+    for u in &report.unchecked {
+        eprintln!("not checked: {}: {}", u.what, u.reason);
+    }
+    assert_eq!(report.user, user);
+    for part in [
+        "system privileges",
+        "roles",
+        "object grants",
+        "column grants",
+        "network ACEs",
+        "database links",
+        "owned objects",
+    ] {
+        assert!(
+            report.checked.iter().any(|c| c == part),
+            "{part} was not checked: {:?}",
+            report.unchecked
+        );
+    }
+    for f in &report.findings {
+        assert!(
+            f.fix.starts_with("REVOKE ")
+                || f.fix.starts_with("BEGIN ")
+                || f.fix.starts_with("DROP ")
+                || f.fix.starts_with("connect as"),
+            "{f:?}"
+        );
+    }
+    // Opt-in stricter run: ADB_TEST_EXPECT_LEAST_PRIVILEGE=1 for a user
+    // created exactly as the guide says.
+    if std::env::var("ADB_TEST_EXPECT_LEAST_PRIVILEGE").is_ok_and(|v| v == "1") {
+        assert_eq!(
+            report.count(adb_mcp::db::privileges::Severity::Fail),
+            0,
+            "{:#?}",
+            report.findings
+        );
+    }
 }

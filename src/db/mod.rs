@@ -10,6 +10,7 @@ pub mod direct;
 pub mod guard;
 pub mod oracle;
 pub mod ords;
+pub mod privileges;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Principal;
 pub use guard::{Dialect, GuardError, ReadOnlyQuery};
+pub use privileges::PrivilegeReport;
 
 /// Named bind values as the tools receive them (`{"id": 7}` binds `:id`).
 pub type Params = Map<String, Value>;
@@ -443,6 +445,16 @@ pub trait Backend: Send + Sync + 'static {
         params: &Params,
         ctx: &CallContext,
     ) -> Result<ExplainResult, DbError>;
+    /// What the database user can do beyond reading (`adb-mcp doctor`, the
+    /// startup warning). `None` where the question does not apply: SQLite
+    /// opens its file read-only and has no users or grants.
+    async fn privilege_report(
+        &self,
+        ctx: &CallContext,
+    ) -> Result<Option<PrivilegeReport>, DbError> {
+        let _ = ctx;
+        Ok(None)
+    }
     /// Runs one operator-defined writing statement with named binds. Backends
     /// are read-only unless they implement this deliberately.
     async fn execute_write(

@@ -62,6 +62,9 @@
 //! request's headers, body and TLS SNI are recorded.
 #![allow(dead_code)]
 
+mod privileges;
+pub use privileges::Grants;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -354,6 +357,7 @@ fn new_state(demo_db: &Path) -> Arc<DoubleState> {
     )
     .expect("open demo db");
     conn.execute_batch(DICTIONARY).expect("dictionary views");
+    privileges::install(&conn, &Grants::least_privilege()).expect("privilege views");
     Arc::new(DoubleState {
         db: Mutex::new(conn),
         faults: Mutex::new(Faults::default()),

@@ -1112,6 +1112,15 @@ impl Backend for DirectBackend {
     ) -> Result<ExplainResult, DbError> {
         oracle::explain(self, query, params, ctx).await
     }
+
+    async fn privilege_report(
+        &self,
+        ctx: &CallContext,
+    ) -> Result<Option<crate::db::PrivilegeReport>, DbError> {
+        oracle::privileges::privilege_report(self, ctx)
+            .await
+            .map(Some)
+    }
 }
 
 #[cfg(test)]

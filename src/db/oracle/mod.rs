@@ -8,6 +8,7 @@
 mod binds;
 mod dictionary;
 mod explain;
+pub mod privileges;
 pub mod values;
 pub mod wrap;
 
