@@ -15,8 +15,8 @@ use crate::db::{DbError, Params, ReadOnlyQuery};
 ///
 /// Each `:name` occurrence becomes `:1`, `:2`, … in order; a name used twice
 /// is bound twice with the same value. Names match case-insensitively, as
-/// Oracle's do (an exact match wins). Missing values, parameters the query
-/// does not use, and positional `?` placeholders are `InvalidParams`.
+/// Oracle's do (an exact match wins). Missing values and parameters the query
+/// does not use are `InvalidParams`.
 pub fn bind_params(query: ReadOnlyQuery<'_>, params: &Params) -> Result<UserQuery, DbError> {
     let sql = query.sql();
     let tokens = guard::tokenize(sql, query.dialect()).map_err(DbError::Rejected)?;
@@ -26,16 +26,9 @@ pub fn bind_params(query: ReadOnlyQuery<'_>, params: &Params) -> Result<UserQuer
     let mut last = 0;
     for t in tokens.iter().filter(|t| t.class == TokenClass::Placeholder) {
         let text = sql.get(t.start..t.end).unwrap_or_default();
-        let Some(name) = text.strip_prefix(':') else {
-            // `@x`/`$x` are not Oracle binds (and `@` links are refused by
-            // the guard); `?` is JDBC-style and ambiguous with named binds.
-            if text.starts_with('?') {
-                return Err(DbError::InvalidParams(
-                    "positional `?` placeholders are not supported; use named binds such as :id and pass params {\"id\": 42}".into(),
-                ));
-            }
-            continue;
-        };
+        // The Oracle reading has `:name` and `:1` binds only (`?` and `@`
+        // are refused by the guard).
+        let name = text.strip_prefix(':').unwrap_or(text);
         let (key, value) = lookup(params, name)?;
         binds.push(to_bind(name, value)?);
         if !used.contains(&key) {
@@ -202,10 +195,14 @@ mod tests {
         );
         let twice = bind("SELECT :id FROM dual", json!({"ID": 1, "Id": 2})).expect_err("case");
         assert!(twice.to_string().contains("ignore case"), "{twice}");
-        let positional = bind("SELECT ? FROM dual", json!({})).expect_err("positional");
+        let numbered = bind("SELECT :1 FROM dual", json!({})).expect_err("numbered");
         assert!(
-            positional.to_string().contains("positional"),
-            "{positional}"
+            numbered.to_string().contains("no value for bind :1"),
+            "{numbered}"
+        );
+        assert_eq!(
+            check_read_only("SELECT ? FROM dual", crate::db::Dialect::Oracle).map_err(|e| e.code()),
+            Err("unsupported_placeholder")
         );
     }
 

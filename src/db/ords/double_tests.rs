@@ -70,6 +70,7 @@ async fn run(
             max_rows,
             offset: 0,
             max_bytes,
+            max_value_bytes: 64 * 1024,
         },
         &ctx(),
     )
