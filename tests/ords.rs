@@ -496,7 +496,10 @@ async fn bind_types_reach_ords_as_documented() {
             json!({"sql": "SELECT 1 FROM dual", "params": {"x": 1}}),
             "unknown parameter(s) x",
         ),
-        (json!({"sql": "SELECT ? FROM dual"}), "positional"),
+        (
+            json!({"sql": "SELECT ? FROM dual"}),
+            "placeholder ? at character 8 is not supported",
+        ),
         (
             json!({"sql": "SELECT :a FROM dual", "params": {"a": [1]}}),
             "not an array",
