@@ -1,6 +1,7 @@
-//! The statement guard through the real `run_query` tool, time limits and
-//! cancellation. The database's own refusal with the guard bypassed is a
-//! unit test of the SQLite backend (only it may forge a checked query).
+//! Time limits and cancellation of guarded queries. The guard corpus through
+//! the real tools is tests/guard_corpus.rs; the database's own refusal with
+//! the guard bypassed is a unit test of the SQLite backend (only it may forge
+//! a checked query).
 
 mod common;
 
@@ -12,62 +13,8 @@ use adb_mcp::config::SessionMode;
 use adb_mcp::db::guard::{Dialect, check_read_only};
 use adb_mcp::db::{CallContext, DbError, Params, QueryRequest};
 use common::*;
-use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Deserialize)]
-struct Corpus {
-    reject: Vec<Entry>,
-    accept: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-struct Entry {
-    sql: String,
-    why: String,
-}
-
-fn corpus() -> Corpus {
-    toml::from_str(include_str!("fixtures/guard_corpus.toml")).expect("corpus parses")
-}
-
-#[tokio::test]
-async fn guard_corpus_through_run_query() {
-    let corpus = corpus();
-    assert!(corpus.reject.len() >= 40, "corpus too small");
-    assert!(corpus.accept.len() >= 20, "corpus too small");
-    let server = TestServer::start(SessionMode::Stateless).await;
-    let client = server.client().await;
-    for e in &corpus.reject {
-        let r = call(&client, "run_query", json!({"sql": e.sql})).await;
-        assert!(is_error(&r), "must be refused ({}): {}", e.why, e.sql);
-        assert!(
-            text_of(&r).contains("refused the statement"),
-            "refusal must come from the guard ({}): {} -> {}",
-            e.why,
-            e.sql,
-            text_of(&r)
-        );
-    }
-    for e in &corpus.accept {
-        let r = call(&client, "run_query", json!({"sql": e.sql, "max_rows": 5})).await;
-        assert!(
-            !is_error(&r),
-            "must run ({}): {} -> {}",
-            e.why,
-            e.sql,
-            text_of(&r)
-        );
-    }
-    let after = call(
-        &client,
-        "run_query",
-        json!({"sql": "SELECT count(*) FROM regions"}),
-    )
-    .await;
-    assert_eq!(structured(&after)["rows"], json!([[5]]));
-}
 
 fn ctx() -> CallContext {
     CallContext::new(
