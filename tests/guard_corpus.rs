@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 /// Refusal messages are read by a model: short and to the point.
 const MAX_MESSAGE_CHARS: usize = 200;
 
-/// Every `GuardError::code()` a case may expect (GUARD_SPEC.md).
+/// Every `GuardError::code()` a case may expect.
 const CODES: &[&str] = &[
     "empty",
     "not_a_query",
@@ -40,6 +40,7 @@ const CODES: &[&str] = &[
     "invalid_character",
     "bad_quoting",
     "ambiguous_text",
+    "unsupported_placeholder",
 ];
 
 #[derive(Deserialize)]
