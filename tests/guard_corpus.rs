@@ -1,13 +1,14 @@
 //! The guard's regression corpus (tests/fixtures/guard_corpus.toml), run three
 //! ways: through `check_read_only` in every dialect a case lists, through the
 //! running server on the SQLite demo database (`run_query` and
-//! `explain_query`), and — once the ORDS test double is wired —
-//! through the server on the ORDS backend ([`ords_double_corpus`]).
+//! `explain_query`), and through the server on the ORDS backend against the
+//! ORDS test double.
 //!
 //! Each test collects every failing case and reports them all at once, so one
 //! run shows the whole gap between the guard and the corpus.
 
 mod common;
+mod ords_double;
 
 use std::collections::BTreeMap;
 
@@ -324,20 +325,37 @@ async fn sqlite_server_refuses_every_reject_and_runs_every_accept() {
     fail_all("corpus cases mishandled by the SQLite server", &failures);
 }
 
-/// ORDS TEST DOUBLE HOOK — for the lead to wire once tests/ords_double is
-/// rebuilt (another helper owns it). Call it from a `#[tokio::test]` with a
-/// client of a `TestServer` whose backend is `ords`, pointed at the double,
-/// and `executed` returning every SQL text the double recorded as executed
-/// (statement text and bind values). Fails on any corpus mishandling and on
-/// any refused statement that reached the double.
-#[allow(dead_code)]
-async fn ords_double_corpus(client: &Client, executed: impl Fn() -> Vec<String>) {
+/// The Oracle half through the ORDS backend, against the ORDS test double
+/// (tests/ords_double): every Oracle reject is refused by the guard in both
+/// tools and NOTHING reaches the double; every Oracle accept reaches it as
+/// exactly one request running one fixed block, inside which the double
+/// parses exactly the guarded text, wrapped. (The double runs what it parses
+/// on SQLite, so Oracle-only syntax may fail there: only a real Oracle can
+/// say whether each accept also runs.)
+#[tokio::test]
+async fn ords_backend_refuses_every_reject_and_sends_every_accept_as_one_block() {
     let corpus = corpus();
-    let before = executed().len();
+    let double = ords_double::OrdsDouble::start(&demo_db()).await;
+    let mut config = test_config(SessionMode::Stateless);
+    config.database.backend = adb_mcp::config::BackendKind::Ords;
+    config.database.ords = adb_mcp::config::ords::OrdsConfig {
+        base_url: Some(double.base_url.clone()),
+        schema_alias: Some(ords_double::ALIAS.into()),
+        allow_insecure_http: true,
+        auth: Some(adb_mcp::config::ords::OrdsAuth::Basic {
+            username: ords_double::DB_USER.into(),
+            password: adb_mcp::config::Secret::Inline(ords_double::DB_PASSWORD.into()),
+        }),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(config).await;
+    let client = server.client().await;
     let mut failures = Vec::new();
+
+    let before = double.state.executed().len();
     for r in corpus.reject.iter().filter(|r| r.applies(Dialect::Oracle)) {
         for tool in ["run_query", "explain_query"] {
-            let res = call(client, tool, json!({"sql": r.sql})).await;
+            let res = call(&client, tool, json!({"sql": r.sql})).await;
             if !refused_by_guard(tool, &res) {
                 failures.push(format!(
                     "{tool} did not refuse {} ({})",
@@ -347,22 +365,68 @@ async fn ords_double_corpus(client: &Client, executed: impl Fn() -> Vec<String>)
             }
         }
     }
-    let leaked: Vec<String> = executed()
-        .into_iter()
-        .skip(before)
-        .map(|e| format!("a refused statement reached ORDS: {}", shown(&e)))
-        .collect();
-    failures.extend(leaked);
-    failures.extend(
-        corpus_through_server(
-            client,
-            Dialect::Oracle,
-            &Corpus {
-                reject: Vec::new(),
-                accept: corpus.accept,
-            },
-        )
-        .await,
-    );
+    for e in double.state.executed().into_iter().skip(before) {
+        failures.push(format!("a refused statement reached ORDS: {}", shown(&e)));
+    }
+
+    for a in corpus.accept.iter().filter(|a| a.applies(Dialect::Oracle)) {
+        let Ok(q) = check_read_only(&a.sql, Dialect::Oracle) else {
+            failures.push(format!("guard refused accept case {}", shown(&a.sql)));
+            continue;
+        };
+        let params = null_params(&a.sql, Dialect::Oracle);
+        for (tool, args) in [
+            (
+                "run_query",
+                json!({"sql": a.sql, "max_rows": 5, "params": params}),
+            ),
+            ("explain_query", json!({"sql": a.sql, "params": params})),
+        ] {
+            let executed = double.state.executed().len();
+            let parsed = double.state.dynamic_sql().len();
+            let res = call(&client, tool, args).await;
+            if refused_by_guard(tool, &res) {
+                failures.push(format!("{tool} refused accept case {}", shown(&a.sql)));
+                continue;
+            }
+            let new_exec: Vec<String> =
+                double.state.executed().into_iter().skip(executed).collect();
+            let new_parsed: Vec<String> = double
+                .state
+                .dynamic_sql()
+                .into_iter()
+                .skip(parsed)
+                .collect();
+            // Binds travel renumbered (:1..:n), exactly as the backend does it.
+            let Value::Object(p) = &params else { continue };
+            let renumbered = match adb_mcp::db::oracle::bind_params(q, p) {
+                Ok(u) => u.sql().to_owned(),
+                Err(e) => {
+                    failures.push(format!("cannot bind {}: {e}", shown(&a.sql)));
+                    continue;
+                }
+            };
+            let wrapped = format!("SELECT * FROM (\n{renumbered}\n)");
+            let one_block = new_exec.len() == 1
+                && new_exec.iter().all(|e| {
+                    e.trim_start().starts_with("DECLARE") || e.trim_start().starts_with("BEGIN")
+                });
+            if !one_block {
+                failures.push(format!(
+                    "{tool}: {} reached ORDS as {} statement(s), not one fixed block: {:?}",
+                    shown(&a.sql),
+                    new_exec.len(),
+                    new_exec.iter().map(|e| shown(e)).collect::<Vec<_>>()
+                ));
+            }
+            if !new_parsed.iter().any(|p| p.contains(&wrapped)) {
+                failures.push(format!(
+                    "{tool}: the double did not parse {} as the one wrapped query: {:?}",
+                    shown(&a.sql),
+                    new_parsed.iter().map(|p| shown(p)).collect::<Vec<_>>()
+                ));
+            }
+        }
+    }
     fail_all("corpus cases mishandled by the ORDS backend", &failures);
 }
