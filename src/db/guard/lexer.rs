@@ -242,7 +242,7 @@ impl Lexer<'_> {
         while self.byte(i).is_ascii_hexdigit() {
             i += 1;
         }
-        if self.byte(i) == b'\'' && (i - start - 2) % 2 == 0 {
+        if self.byte(i) == b'\'' && (i - start - 2).is_multiple_of(2) {
             Ok(i + 1)
         } else if self.bytes.get(i..).is_some_and(|r| r.contains(&b'\'')) {
             Err(GuardError::BadQuoting {
