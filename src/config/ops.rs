@@ -36,7 +36,7 @@ impl Default for LimitsConfig {
             rate_per_minute: 0,
             burst: 20,
             max_concurrent_per_principal: 0,
-            max_concurrent: 256,
+            max_concurrent: 64,
             max_tracked_principals: 10_000,
         }
     }

@@ -89,7 +89,7 @@ impl Default for OrdsConfig {
             request_timeout_secs: 60,
             max_retries: 2,
             retry_backoff_ms: 250,
-            max_response_bytes: 8 * 1024 * 1024,
+            max_response_bytes: 4 * 1024 * 1024,
             token_refresh_skew_secs: 60,
             allow_insecure_http: false,
             auth: None,
