@@ -198,7 +198,7 @@ pub fn run() -> Result<()> {
         cli.command,
         None | Some(Command::Serve(_)) | Some(Command::Stdio(_))
     );
-    crate::telemetry::init(&loaded.config.log, serving.then_some(&loaded.config.otel))?;
+    crate::observe::telemetry::init(&loaded.config.log, serving.then_some(&loaded.config.otel))?;
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
@@ -448,7 +448,7 @@ fn serve(loaded: Loaded) -> Result<()> {
         spawn_privilege_check(checked);
         server.run(http::shutdown_signal()).await?;
         observer.flush();
-        crate::telemetry::shutdown();
+        crate::observe::telemetry::shutdown();
         tracing::info!("stopped");
         Ok(())
     });
@@ -482,7 +482,7 @@ fn stdio(loaded: Loaded) -> Result<()> {
             .context("MCP stdio handshake failed")?;
         let ended = service.waiting().await;
         observer.flush();
-        crate::telemetry::shutdown();
+        crate::observe::telemetry::shutdown();
         ended.context("MCP stdio session failed")?;
         Ok(())
     });

@@ -4,7 +4,6 @@
 //! Requests flow one way: `http` (router, limits, auth) → `mcp` (tools,
 //! rendering) → `db` (guard, backend). See `docs/architecture.md`.
 
-pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -12,9 +11,7 @@ pub mod db;
 pub mod doctor;
 pub mod http;
 pub mod mcp;
-pub mod metrics;
 pub mod observe;
-pub mod telemetry;
 
 /// Crate version, shown by `--version` and in the MCP `serverInfo`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -42,7 +42,7 @@ use serde_json::json;
 use crate::auth::Principal;
 use crate::config::ops::LimitsConfig;
 use crate::mcp::ServerState;
-use crate::metrics::LimitKind;
+use crate::observe::metrics::LimitKind;
 
 const SHARDS: usize = 16;
 const SWEEP_EVERY: Duration = Duration::from_secs(60);

@@ -21,7 +21,8 @@ use tracing::Instrument;
 
 use crate::config::ops::MetricsConfig;
 use crate::mcp::ServerState;
-use crate::metrics::{CONTENT_TYPE, Metrics, Route};
+use crate::observe::metrics::{CONTENT_TYPE, Metrics, Route};
+use crate::observe::telemetry;
 use crate::observe::{AuthFailure, RefusedRequest};
 
 /// Counts the request by route and status, then reports what inner layers
@@ -37,9 +38,9 @@ pub async fn observe_http(
     let _running = metrics.http_started();
     let started = Instant::now();
     let session = req.headers().get("mcp-session-id").cloned();
-    let span = crate::telemetry::http_span(req.method(), route.label());
+    let span = telemetry::http_span(req.method(), route.label());
     let mut response = next.run(req).instrument(span.clone()).await;
-    crate::telemetry::record_http_status(&span, response.status().as_u16());
+    telemetry::record_http_status(&span, response.status().as_u16());
     metrics.http_finished(route, response.status().as_u16(), started.elapsed());
     if let Some(AuthFailure(reason)) = response.extensions_mut().remove::<AuthFailure>() {
         metrics.auth_failure(reason);

@@ -23,7 +23,8 @@ use tracing::Instrument;
 use crate::auth::Principal;
 use crate::config::QueryConfig;
 use crate::db::{Backend, CallContext};
-use crate::observe::{CallRecord, Observer, Outcome};
+use crate::observe::telemetry;
+use crate::observe::{CallOutcome, CallRecord, Observer};
 use declarative::{Catalog, DeclTool};
 pub use tools::BuiltinTool;
 
@@ -138,6 +139,10 @@ impl ServerState {
         tool_scopes: HashMap<String, Vec<String>>,
         observer: Arc<Observer>,
     ) -> Arc<Self> {
+        // Built-in tools get their own metric series; observe does not know them.
+        observer
+            .metrics()
+            .register_builtin_tools(&BuiltinTool::ALL.map(BuiltinTool::name));
         let backend = observer.metrics().meter(backend);
         let info = backend.info();
         let builtin_defs = tools::definitions(info, &limits);
@@ -323,8 +328,8 @@ impl McpServer {
         code: &'static str,
     ) {
         let known_tool = self.state.has_tool(&request.name);
-        let span = crate::telemetry::tool_span(if known_tool { &request.name } else { "unknown" });
-        crate::telemetry::record_call(&span, Outcome::Refused, Some(code), 0);
+        let span = telemetry::tool_span(if known_tool { &request.name } else { "unknown" });
+        telemetry::record_call(&span, CallOutcome::Refused, Some(code), 0);
         let principal = principal_of(context);
         let audited = self.state.observer.audits();
         self.state.observe_call(&CallRecord {
@@ -333,7 +338,7 @@ impl McpServer {
             principal: &principal,
             arguments: request.arguments.as_ref().filter(|_| audited),
             redact: &[],
-            outcome: Outcome::Refused,
+            outcome: CallOutcome::Refused,
             error_code: Some(code),
             rows: 0,
             duration: None,
@@ -425,7 +430,7 @@ impl ServerHandler for McpServer {
         );
         let args = request.arguments.unwrap_or_default();
         let audited = self.state.observer.audits().then(|| args.clone());
-        let span = crate::telemetry::tool_span(&entry.name);
+        let span = telemetry::tool_span(&entry.name);
         let (outcome, redact) = match &entry.kind {
             EntryKind::Builtin(tool) => (
                 tools::call(*tool, args, &self.state, &ctx)
@@ -441,10 +446,10 @@ impl ServerHandler for McpServer {
             ),
         };
         let call_outcome = match outcome.error_code {
-            None => Outcome::Ok,
-            Some(_) => Outcome::Error,
+            None => CallOutcome::Ok,
+            Some(_) => CallOutcome::Error,
         };
-        crate::telemetry::record_call(&span, call_outcome, outcome.error_code, outcome.rows);
+        telemetry::record_call(&span, call_outcome, outcome.error_code, outcome.rows);
         self.state.observe_call(&CallRecord {
             tool: &entry.name,
             known_tool: true,

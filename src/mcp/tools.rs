@@ -313,12 +313,12 @@ pub fn definitions(info: BackendInfo, limits: &QueryConfig) -> Vec<Tool> {
 }
 
 /// Why a tool call failed: a stable code for logs and a message for the model.
-pub struct Failure {
+pub struct ToolFailure {
     code: &'static str,
     message: String,
 }
 
-impl Failure {
+impl ToolFailure {
     pub(super) fn new(code: &'static str, message: String) -> Self {
         Self { code, message }
     }
@@ -329,13 +329,13 @@ impl Failure {
 }
 
 /// A finished tool call plus what the call log needs.
-pub struct Outcome {
+pub struct ToolOutcome {
     pub result: CallToolResult,
     pub rows: u64,
     pub error_code: Option<&'static str>,
 }
 
-impl Outcome {
+impl ToolOutcome {
     pub(super) fn ok(result: CallToolResult, rows: u64) -> Self {
         Self {
             result,
@@ -344,7 +344,7 @@ impl Outcome {
         }
     }
 
-    pub(super) fn failed(f: Failure) -> Self {
+    pub(super) fn failed(f: ToolFailure) -> Self {
         Self {
             result: CallToolResult::error(vec![ContentBlock::text(f.message)]),
             rows: 0,
@@ -356,23 +356,23 @@ impl Outcome {
 fn parse_args<T: for<'de> Deserialize<'de>>(
     tool: BuiltinTool,
     args: JsonObject,
-) -> Result<T, Failure> {
+) -> Result<T, ToolFailure> {
     serde_json::from_value(Value::Object(args)).map_err(|e| {
-        Failure::new(
+        ToolFailure::new(
             "invalid_arguments",
             format!("invalid arguments for {}: {e}", tool.name()),
         )
     })
 }
 
-fn structured<T: Serialize>(text: String, value: &T, rows: u64) -> Outcome {
+fn structured<T: Serialize>(text: String, value: &T, rows: u64) -> ToolOutcome {
     match serde_json::to_value(value) {
         Ok(v) => {
             let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
             result.structured_content = Some(v);
-            Outcome::ok(result, rows)
+            ToolOutcome::ok(result, rows)
         }
-        Err(e) => Outcome::failed(Failure::new(
+        Err(e) => ToolOutcome::failed(ToolFailure::new(
             "internal",
             format!("cannot encode result: {e}"),
         )),
@@ -381,11 +381,11 @@ fn structured<T: Serialize>(text: String, value: &T, rows: u64) -> Outcome {
 
 /// Refuses SQL longer than `query.max_sql_bytes` before anything reads it,
 /// on every backend.
-fn check_sql_length(tool: BuiltinTool, sql: &str, limits: &QueryConfig) -> Result<(), Failure> {
+fn check_sql_length(tool: BuiltinTool, sql: &str, limits: &QueryConfig) -> Result<(), ToolFailure> {
     if sql.len() <= limits.max_sql_bytes {
         return Ok(());
     }
-    Err(Failure::new(
+    Err(ToolFailure::new(
         "sql_too_long",
         format!(
             "{} refused the statement: it is {} bytes long, more than the limit of {} bytes (query.max_sql_bytes); shorten it, e.g. pass long values as binds in params",
@@ -402,7 +402,7 @@ pub async fn call(
     args: JsonObject,
     state: &ServerState,
     ctx: &CallContext,
-) -> Outcome {
+) -> ToolOutcome {
     let outcome = match tool {
         BuiltinTool::ListSchemas => list_schemas(args, state, ctx).await,
         BuiltinTool::ListTables => list_tables(args, state, ctx).await,
@@ -410,21 +410,21 @@ pub async fn call(
         BuiltinTool::RunQuery => run_query(args, state, ctx).await,
         BuiltinTool::ExplainQuery => explain_query(args, state, ctx).await,
     };
-    outcome.unwrap_or_else(Outcome::failed)
+    outcome.unwrap_or_else(ToolOutcome::failed)
 }
 
 async fn list_schemas(
     args: JsonObject,
     state: &ServerState,
     ctx: &CallContext,
-) -> Result<Outcome, Failure> {
+) -> Result<ToolOutcome, ToolFailure> {
     let tool = BuiltinTool::ListSchemas;
     let _: ListSchemasArgs = parse_args(tool, args)?;
     let schemas = state
         .backend
         .list_schemas(ctx)
         .await
-        .map_err(|e| Failure::db(tool, &e))?;
+        .map_err(|e| ToolFailure::db(tool, &e))?;
     let text = render::cap(render::schemas(&schemas), state.limits.max_text_bytes);
     let n = schemas.len() as u64;
     Ok(structured(text, &SchemaList { schemas }, n))
@@ -434,14 +434,14 @@ async fn list_tables(
     args: JsonObject,
     state: &ServerState,
     ctx: &CallContext,
-) -> Result<Outcome, Failure> {
+) -> Result<ToolOutcome, ToolFailure> {
     let tool = BuiltinTool::ListTables;
     let a: ListTablesArgs = parse_args(tool, args)?;
     let limit = match a.limit {
         None => DEFAULT_TABLE_PAGE,
         Some(n) if (1..=MAX_TABLE_PAGE as u64).contains(&n) => n as usize,
         Some(n) => {
-            return Err(Failure::new(
+            return Err(ToolFailure::new(
                 "invalid_arguments",
                 format!("list_tables: limit {n} is out of range (1 to {MAX_TABLE_PAGE})"),
             ));
@@ -459,7 +459,7 @@ async fn list_tables(
         .backend
         .list_tables(&req, ctx)
         .await
-        .map_err(|e| Failure::db(tool, &e))?;
+        .map_err(|e| ToolFailure::db(tool, &e))?;
     let text = render::cap(render::tables(&page, offset), state.limits.max_text_bytes);
     let n = page.tables.len() as u64;
     Ok(structured(text, &page, n))
@@ -469,11 +469,11 @@ async fn describe_table(
     args: JsonObject,
     state: &ServerState,
     ctx: &CallContext,
-) -> Result<Outcome, Failure> {
+) -> Result<ToolOutcome, ToolFailure> {
     let tool = BuiltinTool::DescribeTable;
     let a: DescribeTableArgs = parse_args(tool, args)?;
     if a.table.trim().is_empty() {
-        return Err(Failure::new(
+        return Err(ToolFailure::new(
             "invalid_arguments",
             "describe_table: `table` must not be empty".into(),
         ));
@@ -483,7 +483,7 @@ async fn describe_table(
         .backend
         .describe_table(schema, a.table.trim(), ctx)
         .await
-        .map_err(|e| Failure::db(tool, &e))?;
+        .map_err(|e| ToolFailure::db(tool, &e))?;
     let text = render::cap(render::description(&desc), state.limits.max_text_bytes);
     Ok(structured(text, &desc, 1))
 }
@@ -492,7 +492,7 @@ async fn run_query(
     args: JsonObject,
     state: &ServerState,
     ctx: &CallContext,
-) -> Result<Outcome, Failure> {
+) -> Result<ToolOutcome, ToolFailure> {
     let tool = BuiltinTool::RunQuery;
     let a: RunQueryArgs = parse_args(tool, args)?;
     let cap = state.limits.max_rows_cap;
@@ -500,7 +500,7 @@ async fn run_query(
         None => state.limits.default_max_rows,
         Some(n) if n >= 1 && n <= cap as u64 => n as usize,
         Some(n) => {
-            return Err(Failure::new(
+            return Err(ToolFailure::new(
                 "invalid_arguments",
                 format!(
                     "run_query: max_rows {n} is out of range (1 to {cap}); page with offset for more rows"
@@ -511,7 +511,7 @@ async fn run_query(
     let offset = a.offset.unwrap_or(0);
     check_sql_length(tool, &a.sql, &state.limits)?;
     let query = guard::check_read_only(&a.sql, state.backend.info().dialect)
-        .map_err(|e| Failure::new(e.code(), format!("run_query refused the statement: {e}")))?;
+        .map_err(|e| ToolFailure::new(e.code(), format!("run_query refused the statement: {e}")))?;
     let params: Params = a.params.unwrap_or_default();
     let result = state
         .backend
@@ -527,24 +527,24 @@ async fn run_query(
             ctx,
         )
         .await
-        .map_err(|e| Failure::db(tool, &e))?;
+        .map_err(|e| ToolFailure::db(tool, &e))?;
     let rendered = render::query_result(result, offset, state.limits.max_text_bytes);
     let rows = rendered.row_count;
     let mut out = CallToolResult::success(vec![ContentBlock::text(rendered.text)]);
     out.structured_content = Some(rendered.structured);
-    Ok(Outcome::ok(out, rows))
+    Ok(ToolOutcome::ok(out, rows))
 }
 
 async fn explain_query(
     args: JsonObject,
     state: &ServerState,
     ctx: &CallContext,
-) -> Result<Outcome, Failure> {
+) -> Result<ToolOutcome, ToolFailure> {
     let tool = BuiltinTool::ExplainQuery;
     let a: ExplainQueryArgs = parse_args(tool, args)?;
     check_sql_length(tool, &a.sql, &state.limits)?;
     let query = guard::check_read_only(&a.sql, state.backend.info().dialect).map_err(|e| {
-        Failure::new(
+        ToolFailure::new(
             e.code(),
             format!("explain_query refused the statement: {e}"),
         )
@@ -554,7 +554,7 @@ async fn explain_query(
         .backend
         .explain(query, &params, ctx)
         .await
-        .map_err(|e| Failure::db(tool, &e))?;
+        .map_err(|e| ToolFailure::db(tool, &e))?;
     let text = render::cap(plan.text.clone(), state.limits.max_text_bytes);
     let n = plan.steps.len() as u64;
     Ok(structured(text, &plan, n))

@@ -27,7 +27,11 @@ use toml::Spanned;
 
 use super::ServerState;
 use super::render;
-use super::tools::{BuiltinTool, Failure, Outcome, QueryOutput, objectify_schema};
+// `Failure`/`Outcome` here are the tool results of `mcp::tools` (not
+// `observe::CallOutcome`, the label a finished call is counted under).
+use super::tools::{
+    BuiltinTool, QueryOutput, ToolFailure as Failure, ToolOutcome as Outcome, objectify_schema,
+};
 use crate::auth::Principal;
 use crate::config::{Config, QueryConfig};
 use crate::db::{CallContext, DbError, Dialect, Params, QueryRequest, WriteStatement, guard};

@@ -14,9 +14,9 @@ use tracing::Span;
 use tracing::field::Empty;
 use tracing_subscriber::EnvFilter;
 
+use super::CallOutcome;
 use crate::config::ops::OtelConfig;
 use crate::config::{LogConfig, LogFormat};
-use crate::metrics::Outcome;
 
 /// Target of the spans meant for export.
 pub const SPAN_TARGET: &str = "adb_mcp::span";
@@ -134,7 +134,7 @@ pub fn tool_span(tool: &str) -> Span {
 }
 
 /// Ends-of-call facts on a [`tool_span`]: outcome, rows, error code.
-pub fn record_call(span: &Span, outcome: Outcome, error_code: Option<&str>, rows: u64) {
+pub fn record_call(span: &Span, outcome: CallOutcome, error_code: Option<&str>, rows: u64) {
     if span.is_none() {
         return;
     }
@@ -143,7 +143,7 @@ pub fn record_call(span: &Span, outcome: Outcome, error_code: Option<&str>, rows
     if let Some(code) = error_code {
         span.record("error.type", code);
     }
-    if outcome != Outcome::Ok {
+    if outcome != CallOutcome::Ok {
         span.record("otel.status_code", "ERROR");
     }
 }

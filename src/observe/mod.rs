@@ -1,43 +1,35 @@
-//! One place that sees every tool call: it logs the call, counts it in the
-//! metrics and writes the audit line. Tool dispatch calls
-//! [`Observer::observe_call`] once per call; the HTTP layers report calls
-//! they refuse before dispatch (scope, rate and concurrency limits) through
-//! [`Observer::refused_request`].
+//! Everything that watches tool calls and requests: metrics, the audit log,
+//! logging and trace export, and the call record they are written from.
+//!
+//! This layer sits between `db` and `mcp`: it uses `config`, `auth` and `db`
+//! (the backend metering decorator) and nothing above. The tool registry
+//! hands its built-in tool names in
+//! ([`metrics::Metrics::register_builtin_tools`]) so metric labels stay
+//! bounded without this layer knowing the tools.
+//!
+//! [`Observer`] is the one place that sees every tool call: it logs the
+//! call, counts it in the metrics and writes the audit line. Tool dispatch
+//! calls [`Observer::observe_call`] once per call; the HTTP layers report
+//! calls they refuse before dispatch (scope, rate and concurrency limits)
+//! through [`Observer::refused_request`].
+
+pub mod audit;
+mod metered;
+pub mod metrics;
+mod record;
+pub mod telemetry;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use rmcp::model::{JsonObject, RequestId};
 
-use crate::audit::{AuditError, AuditLog};
 use crate::auth::Principal;
 use crate::config::Config;
 use crate::config::ops::AuditTarget;
-use crate::metrics::Metrics;
-pub use crate::metrics::Outcome;
-
-/// Everything the log, the metrics and the audit line need about one call.
-pub struct CallRecord<'a> {
-    pub tool: &'a str,
-    /// Whether `tool` names a tool of this server (unknown names are
-    /// counted as `unknown`, never used as a metric label).
-    pub known_tool: bool,
-    pub principal: &'a Principal,
-    /// The arguments as the client sent them (audit only; `None` when the
-    /// audit log is off, see [`Observer::audits`]).
-    pub arguments: Option<&'a JsonObject>,
-    /// Argument names whose values must not be written (claim-bound
-    /// parameters); secret-looking names are always redacted.
-    pub redact: &'a [String],
-    pub outcome: Outcome,
-    pub error_code: Option<&'a str>,
-    pub rows: u64,
-    /// `None` for calls refused before they ran.
-    pub duration: Option<Duration>,
-    pub request_id: Option<&'a RequestId>,
-    pub session_id: Option<&'a str>,
-}
+use audit::{AuditError, AuditLog};
+use metrics::Metrics;
+pub use record::{CallOutcome, CallRecord};
 
 /// Set on a response by the auth middleware when it refuses a request, so
 /// the metrics layer can count the reason.
@@ -115,7 +107,7 @@ impl Observer {
             .duration
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         match r.outcome {
-            Outcome::Ok => tracing::info!(
+            CallOutcome::Ok => tracing::info!(
                 tool = r.tool,
                 subject = %r.principal.subject,
                 outcome = "ok",
@@ -123,7 +115,7 @@ impl Observer {
                 duration_us,
                 "tool call"
             ),
-            Outcome::Error => tracing::info!(
+            CallOutcome::Error => tracing::info!(
                 tool = r.tool,
                 subject = %r.principal.subject,
                 outcome = "error",
@@ -131,7 +123,7 @@ impl Observer {
                 duration_us,
                 "tool call"
             ),
-            Outcome::Refused => tracing::info!(
+            CallOutcome::Refused => tracing::info!(
                 tool = if r.known_tool { r.tool } else { "unknown" },
                 subject = %r.principal.subject,
                 outcome = "refused",
@@ -184,7 +176,7 @@ impl Observer {
             principal,
             arguments: params.arguments.as_ref().filter(|_| self.audits()),
             redact: &[],
-            outcome: Outcome::Refused,
+            outcome: CallOutcome::Refused,
             error_code: Some(code),
             rows: 0,
             duration: None,

@@ -21,9 +21,9 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::CallRecord;
+use super::metrics::Metrics;
 use crate::config::ops::{AuditConfig, AuditTarget};
-use crate::metrics::Metrics;
-use crate::observe::CallRecord;
 
 /// Printed instead of a redacted value.
 pub const REDACTED: &str = "[redacted]";
@@ -357,7 +357,7 @@ impl Serialize for Val<'_> {
 mod tests {
     use super::*;
     use crate::auth::Principal;
-    use crate::metrics::Outcome;
+    use crate::observe::CallOutcome;
     use serde_json::json;
     use std::time::Duration;
 
@@ -413,7 +413,7 @@ mod tests {
             principal: &principal,
             arguments: Some(&args),
             redact: &["email".to_owned()],
-            outcome: Outcome::Ok,
+            outcome: CallOutcome::Ok,
             error_code: None,
             rows: 3,
             duration: Some(Duration::from_micros(1500)),
@@ -455,7 +455,7 @@ mod tests {
             principal: &principal,
             arguments: None,
             redact: &[],
-            outcome: Outcome::Ok,
+            outcome: CallOutcome::Ok,
             error_code: None,
             rows: 1,
             duration: None,

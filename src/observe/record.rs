@@ -1,0 +1,62 @@
+//! What is known about one tool call once it has ended: the record the log,
+//! the metrics, the audit line and the trace span are written from.
+
+use std::time::Duration;
+
+use rmcp::model::{JsonObject, RequestId};
+
+use crate::auth::Principal;
+
+/// How a tool call ended, as the metrics, the audit log and the trace span
+/// label it. (The tool's own result is `mcp`'s `ToolOutcome`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The tool ran and returned a result.
+    Ok,
+    /// The tool ran and returned a tool error (`isError: true`).
+    Error,
+    /// The call was refused before running: scope, rate or concurrency
+    /// limit, unknown tool.
+    Refused,
+}
+
+impl CallOutcome {
+    /// Every outcome, in label order (the metrics keep one counter each).
+    pub(crate) const ALL: [CallOutcome; 3] =
+        [CallOutcome::Ok, CallOutcome::Error, CallOutcome::Refused];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::Error => "error",
+            CallOutcome::Refused => "refused",
+        }
+    }
+
+    /// Position in [`CallOutcome::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Everything the log, the metrics and the audit line need about one call.
+pub struct CallRecord<'a> {
+    pub tool: &'a str,
+    /// Whether `tool` names a tool of this server (unknown names are
+    /// counted as `unknown`, never used as a metric label).
+    pub known_tool: bool,
+    pub principal: &'a Principal,
+    /// The arguments as the client sent them (audit only; `None` when the
+    /// audit log is off, see [`super::Observer::audits`]).
+    pub arguments: Option<&'a JsonObject>,
+    /// Argument names whose values must not be written (claim-bound
+    /// parameters); secret-looking names are always redacted.
+    pub redact: &'a [String],
+    pub outcome: CallOutcome,
+    pub error_code: Option<&'a str>,
+    pub rows: u64,
+    /// `None` for calls refused before they ran.
+    pub duration: Option<Duration>,
+    pub request_id: Option<&'a RequestId>,
+    pub session_id: Option<&'a str>,
+}
