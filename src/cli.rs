@@ -1,18 +1,14 @@
 //! Command line: `serve` (default), `stdio`, `demo-db`, `check-config`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rmcp::ServiceExt;
 
+use crate::app;
 use crate::config::{self, BackendKind, CliOverrides, Config, ConfigFile, Loaded};
-use crate::db::{self, Backend};
-use crate::http::{self, Server};
-use crate::mcp::declarative::{self, LoadOptions, reload::Reloader};
-use crate::mcp::{McpServer, ServerState};
-use crate::observe::Observer;
+use crate::db;
+use crate::mcp::declarative::LoadOptions;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -267,227 +263,25 @@ fn finish_runtime(rt: tokio::runtime::Runtime) {
     rt.shutdown_timeout(std::time::Duration::from_secs(5));
 }
 
-/// Opens the configured backend, creating the demo database on first use.
-pub fn open_backend(config: &Config) -> Result<Arc<dyn Backend>> {
-    match config.database.backend {
-        BackendKind::Sqlite => {
-            let sqlite = &config.database.sqlite;
-            // Only the demo database is ours alone and never changes under us.
-            let immutable = sqlite.path.is_none();
-            let path = match &sqlite.path {
-                Some(p) => p.clone(),
-                None => {
-                    let path = sqlite.demo_path();
-                    if !db::demo::is_current_demo_db(&path) {
-                        let summary =
-                            db::demo::create_demo_db(&path, sqlite.demo_scale, path.exists())
-                                .with_context(|| {
-                                    format!("cannot create the demo database at {}", path.display())
-                                })?;
-                        let rows: u64 = summary.tables.iter().map(|(_, n)| n).sum();
-                        tracing::info!(
-                            path = %path.display(),
-                            scale = sqlite.demo_scale,
-                            rows,
-                            "no database configured: created the demo database"
-                        );
-                    }
-                    path
-                }
-            };
-            let mut backend = db::sqlite::SqliteBackend::open_with(
-                &path,
-                db::sqlite::SqliteOptions::from_config(config, immutable),
-            )?;
-            if config.tools.allow_writes {
-                backend = backend.enable_writes()?;
-                if immutable {
-                    tracing::warn!(
-                        "tools.allow_writes is on but the demo database is read-only: writing tools will be refused"
-                    );
-                }
-            }
-            tracing::info!(path = %path.display(), "serving SQLite database read-only");
-            Ok(Arc::new(backend))
-        }
-        BackendKind::Ords => {
-            let ords = &config.database.ords;
-            let backend = db::ords::OrdsBackend::open(ords, config.query.timeout())?;
-            tracing::info!(
-                url = ords.schema_root().as_deref().unwrap_or(""),
-                "serving Oracle through ORDS REST-Enabled SQL"
-            );
-            Ok(Arc::new(backend))
-        }
-        BackendKind::Direct => {
-            let backend = db::direct::DirectBackend::open(&config.database.direct)
-                .context("the direct backend's preflight failed")?;
-            let p = backend.preflight();
-            tracing::info!(
-                dsn = %p.source,
-                target = %p.target,
-                wallet = %p.wallet_summary(),
-                user = config.database.direct.user.as_deref().unwrap_or_default(),
-                "direct backend: preflight OK"
-            );
-            for w in &p.warnings {
-                tracing::warn!("direct backend: {w}");
-            }
-            backend.start();
-            Ok(Arc::new(backend))
-        }
-    }
-}
-
-/// Loads the tools directory into `state` (built-ins per `tools.builtin`
-/// plus declarative tools) and starts the reloader `tools.reload` asks for.
-/// A broken directory stops startup; later, it only stops that reload.
-pub fn start_tools(config: &Config, state: &Arc<ServerState>) -> Result<Option<Reloader>> {
-    let opts = LoadOptions::from_config(config);
-    let catalog = declarative::load(&opts)?;
-    for note in &catalog.notes {
-        tracing::warn!("{note}");
-    }
-    state.install(&catalog);
-    tracing::info!(
-        dir = %opts.dir.display(),
-        declarative = catalog.tools.len(),
-        builtin = catalog.builtins.len(),
-        reload = ?config.tools.reload,
-        "tools loaded"
-    );
-    Ok(declarative::reload::start(
-        Arc::clone(state),
-        opts,
-        config.tools.reload,
-        config.tools.reload_debounce(),
-        catalog.fingerprint,
-    ))
-}
-
-/// Extra scopes per tool, enforced only when auth is on.
-pub fn tool_scopes(config: &Config) -> std::collections::HashMap<String, Vec<String>> {
-    if !config.auth.enabled {
-        return Default::default();
-    }
-    config
-        .auth
-        .tool_scopes
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-/// Checks once, in the background, what the database user can do beyond
-/// reading, and logs one line: startup never waits for it, and a database
-/// that is down costs a log line, not the start. The line names privileges
-/// and objects, never credentials or anything a client sent.
-fn spawn_privilege_check(backend: Arc<dyn Backend>) {
-    tokio::spawn(async move {
-        let ctx = db::CallContext::new(
-            "privilege_check",
-            Arc::new(crate::auth::Principal::anonymous()),
-            tokio_util::sync::CancellationToken::new(),
-            std::time::Duration::from_secs(60),
-        );
-        match backend.privilege_report(&ctx).await {
-            Ok(None) => {}
-            Ok(Some(report)) if report.worst().is_some() => {
-                tracing::warn!(user = %report.user, "{}", report.summary());
-            }
-            Ok(Some(report)) => {
-                tracing::info!(
-                    user = %report.user,
-                    unchecked = report.unchecked.len(),
-                    "{}",
-                    report.summary()
-                );
-            }
-            Err(e) => tracing::info!(
-                error = %e,
-                "database privilege check skipped; `adb-mcp doctor` runs it"
-            ),
-        }
-    });
-}
-
 fn serve(loaded: Loaded) -> Result<()> {
-    let config = loaded.config;
     let rt = runtime()?;
-    let result = rt.block_on(async move {
-        let observer = Observer::from_config(&config, false)?;
-        let auth = http::AuthRuntime::start(&config).await?;
-        let backend = open_backend(&config)?;
-        let checked = Arc::clone(&backend);
-        let state = ServerState::with_observer(
-            backend,
-            config.query.clone(),
-            tool_scopes(&config),
-            Arc::clone(&observer),
-        );
-        let _reloader = start_tools(&config, &state)?;
-        let server = Server::bind(&config, state, auth.as_ref())
-            .await
-            .with_context(|| format!("cannot start the server on {}", config.server.bind))?;
-        let addr = server.local_addr()?;
-        if let Some(redirect) = server.redirect_addr() {
-            tracing::info!(addr = %redirect, "redirecting HTTP to HTTPS (and serving ACME challenges)");
-        }
-        tracing::info!(
-            addr = %addr,
-            url = %format!("{}://{addr}{}", server.scheme(), http::MCP_PATH),
-            session_mode = ?config.server.session_mode,
-            auth = if auth.is_some() { "oauth" } else { "off (loopback only)" },
-            config = %config::describe_source(loaded.file.as_deref()),
-            version = crate::VERSION,
-            "listening"
-        );
-        if config.audit.enabled {
-            tracing::info!(target = ?config.audit.target, path = %config.audit.path.display(), "audit log on");
-        }
-        spawn_privilege_check(checked);
-        server.run(http::shutdown_signal()).await?;
-        observer.flush();
-        crate::observe::telemetry::shutdown();
-        tracing::info!("stopped");
-        Ok(())
-    });
+    let source = config::describe_source(loaded.file.as_deref());
+    let result = rt.block_on(app::serve(&loaded.config, &source));
+    crate::observe::telemetry::shutdown();
     finish_runtime(rt);
-    result
+    match result {
+        Err(e @ (app::AppError::Start(_) | app::AppError::Serve(_))) => Err(anyhow::Error::new(e))
+            .with_context(|| format!("cannot start the server on {}", loaded.config.server.bind)),
+        other => Ok(other?),
+    }
 }
 
 fn stdio(loaded: Loaded) -> Result<()> {
-    let config = loaded.config;
     let rt = runtime()?;
-    let result = rt.block_on(async move {
-        let observer = Observer::from_config(&config, true)?;
-        let backend = open_backend(&config)?;
-        spawn_privilege_check(Arc::clone(&backend));
-        // stdio is a local, single-user channel: no tokens, no tool scopes.
-        let state = ServerState::with_observer(
-            backend,
-            config.query.clone(),
-            Default::default(),
-            Arc::clone(&observer),
-        );
-        let mut local = config.clone();
-        // stdio is local and single-user: no scopes, like the built-ins.
-        local.auth.enabled = false;
-        local.auth.tool_scopes.clear();
-        state.enable_list_changed();
-        let _reloader = start_tools(&local, &state)?;
-        let service = McpServer::new(state)
-            .serve(rmcp::transport::stdio())
-            .await
-            .context("MCP stdio handshake failed")?;
-        let ended = service.waiting().await;
-        observer.flush();
-        crate::observe::telemetry::shutdown();
-        ended.context("MCP stdio session failed")?;
-        Ok(())
-    });
+    let result = rt.block_on(app::stdio(&loaded.config));
+    crate::observe::telemetry::shutdown();
     finish_runtime(rt);
-    result
+    Ok(result?)
 }
 
 fn demo_db(config: &Config, args: &DemoDbArgs) -> Result<()> {
@@ -511,7 +305,7 @@ fn demo_db(config: &Config, args: &DemoDbArgs) -> Result<()> {
 
 fn check_config(loaded: &Loaded) -> Result<()> {
     let opts = LoadOptions::from_config(&loaded.config);
-    let catalog = declarative::load(&opts)?;
+    let catalog = app::check(&loaded.config)?;
     println!(
         "# configuration OK — source: {}",
         config::describe_source(loaded.file.as_deref())

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::{self, Authenticator, keys};
 use crate::config::auth::ProviderConfig;
@@ -408,7 +409,7 @@ async fn check_token(config: &Config, token: Option<&str>, c: &mut Checks) {
         );
         return;
     }
-    let authenticator = match Authenticator::start(&config.auth).await {
+    let authenticator = match Authenticator::start(&config.auth, &CancellationToken::new()).await {
         Ok(a) => a,
         Err(e) => {
             c.fail(
@@ -463,7 +464,7 @@ async fn check_backend(
     c: &mut Checks,
 ) -> Option<crate::db::PrivilegeReport> {
     let name = format!("database ({})", config.database.backend.name());
-    let backend = match crate::cli::open_backend(config) {
+    let backend = match crate::db::open(config) {
         Ok(b) => b,
         Err(e) => {
             c.fail(

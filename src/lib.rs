@@ -4,6 +4,7 @@
 //! Requests flow one way: `http` (router, limits, auth) → `mcp` (tools,
 //! rendering) → `db` (guard, backend). See `docs/architecture.md`.
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;

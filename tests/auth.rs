@@ -1188,10 +1188,11 @@ async fn unreadable_jwks_fails_startup_with_the_iam_hint() {
     let idp = Idp::start(vec![keys().jwk_a.clone()]).await;
     idp.set_mode(JwksMode::Unauthorized);
     let config = auth_config(&idp, SessionMode::Stateless, "http://127.0.0.1/mcp");
-    let message = match AuthRuntime::start(&config).await {
-        Ok(_) => panic!("startup must fail when the JWKS answers 401"),
-        Err(e) => format!("{e:#}"),
-    };
+    let message =
+        match AuthRuntime::start(&config, &tokio_util::sync::CancellationToken::new()).await {
+            Ok(_) => panic!("startup must fail when the JWKS answers 401"),
+            Err(e) => format!("{e:#}"),
+        };
     assert!(message.contains("Configure client access"), "{message}");
     assert!(message.contains("auth.providers[0]"), "{message}");
     assert!(
@@ -1200,10 +1201,11 @@ async fn unreadable_jwks_fails_startup_with_the_iam_hint() {
     );
 
     idp.set_mode(JwksMode::Unavailable);
-    let message = match AuthRuntime::start(&config).await {
-        Ok(_) => panic!("startup must fail when the JWKS is down"),
-        Err(e) => format!("{e:#}"),
-    };
+    let message =
+        match AuthRuntime::start(&config, &tokio_util::sync::CancellationToken::new()).await {
+            Ok(_) => panic!("startup must fail when the JWKS is down"),
+            Err(e) => format!("{e:#}"),
+        };
     assert!(message.contains("503"), "{message}");
     assert!(!message.contains("Configure client access"), "{message}");
 }
@@ -1806,9 +1808,12 @@ fn load(toml: &str) -> Result<Config, String> {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("adb-mcp.toml");
     std::fs::write(&path, toml).expect("write config");
-    Config::load(&ConfigFile { path: Some(path) }, CliOverrides::default())
+    let config = Config::load(&ConfigFile { path: Some(path) }, CliOverrides::default())
         .map(|l| l.config)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    // What startup checks beyond the file (tool names in auth.tool_scopes).
+    adb_mcp::app::check(&config).map_err(|e| e.to_string())?;
+    Ok(config)
 }
 
 const GOOD_AUTH: &str = r#"

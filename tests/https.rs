@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use adb_mcp::app::{App, AppError, Setup, Transport};
 use adb_mcp::config::tls::TlsVersion;
 use adb_mcp::config::{Config, SessionMode};
 use adb_mcp::http::Server;
@@ -32,6 +33,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// The built-in tools only, as `common::TestServer::start_with` serves.
+const NO_TOOLS_DIR: Setup = Setup {
+    transport: Transport::Http,
+    tools_dir: false,
+};
 
 // ------------------------------------------------------------------ test PKI
 
@@ -149,17 +156,15 @@ struct HttpsServer {
     certs: Arc<CertStore>,
     state: Arc<ServerState>,
     shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<std::io::Result<()>>>,
+    handle: Option<JoinHandle<Result<(), AppError>>>,
 }
 
 impl HttpsServer {
     async fn start(config: Config) -> Self {
         init_log_capture();
-        let backend = adb_mcp::cli::open_backend(&config).expect("backend");
-        let state = ServerState::new(backend, config.query.clone(), Default::default());
-        let server = Server::bind(&config, Arc::clone(&state), None)
-            .await
-            .expect("bind");
+        let app = App::build(&config, NO_TOOLS_DIR).await.expect("app");
+        let state = Arc::clone(app.state());
+        let server = app.bind().await.expect("bind");
         assert_eq!(server.scheme(), "https");
         let addr = server.local_addr().expect("addr");
         let redirect = server.redirect_addr();
@@ -226,7 +231,7 @@ impl HttpsServer {
         panic!("the server never switched to the new certificate");
     }
 
-    async fn stopped(&mut self) -> std::io::Result<()> {
+    async fn stopped(&mut self) -> Result<(), AppError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -671,8 +676,7 @@ async fn startup_errors_name_the_key_and_the_file() {
     let files = TlsFiles::new(&a);
     let dir = files.cert.parent().expect("dir").to_owned();
     let state = || {
-        let backend =
-            adb_mcp::cli::open_backend(&common::test_config(SessionMode::Stateless)).expect("db");
+        let backend = adb_mcp::db::open(&common::test_config(SessionMode::Stateless)).expect("db");
         ServerState::new(backend, Default::default(), Default::default())
     };
     let bind_error = |config: Config| {

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use adb_mcp::app::{App, AppError, Setup, Transport};
 use adb_mcp::config::auth::MetadataMode;
 use adb_mcp::config::ops::AuditTarget;
 use adb_mcp::config::{Config, Secret, SessionMode};
-use adb_mcp::http::{AuthRuntime, Server};
 use adb_mcp::mcp::ServerState;
 use adb_mcp::observe::Observer;
 use common::{SLOW_QUERY, call, is_error, test_config};
@@ -39,23 +39,22 @@ struct OpsServer {
     url: String,
     state: Arc<ServerState>,
     shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<std::io::Result<()>>>,
+    handle: Option<JoinHandle<Result<(), AppError>>>,
 }
 
 impl OpsServer {
     async fn start(config: Config) -> Self {
-        let observer = Observer::from_config(&config, false).expect("observer");
-        let backend = adb_mcp::cli::open_backend(&config).expect("backend");
-        let state = ServerState::with_observer(
-            backend,
-            config.query.clone(),
-            adb_mcp::cli::tool_scopes(&config),
-            observer,
-        );
-        let auth = AuthRuntime::start(&config).await.expect("auth runtime");
-        let server = Server::bind(&config, Arc::clone(&state), auth.as_ref())
-            .await
-            .expect("bind");
+        let app = App::build(
+            &config,
+            Setup {
+                transport: Transport::Http,
+                tools_dir: false,
+            },
+        )
+        .await
+        .expect("app");
+        let state = Arc::clone(app.state());
+        let server = app.bind().await.expect("bind");
         let addr = server.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(server.run(async move {

@@ -44,7 +44,7 @@ async fn slow_queries_time_out_with_a_tool_error() {
 #[tokio::test]
 async fn cancelling_the_context_stops_the_query() {
     let config = test_config(SessionMode::Stateless);
-    let backend = adb_mcp::cli::open_backend(&config).expect("backend");
+    let backend = adb_mcp::db::open(&config).expect("backend");
     let params = Params::new();
     let ctx = ctx();
     let cancel = ctx.cancel.clone();

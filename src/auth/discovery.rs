@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot fetch the discovery document {url}: {message}")]
@@ -94,8 +95,9 @@ async fn fetch_doc(
     }
 }
 
-pub fn spawn_refresh(discovery: Arc<Discovery>, every: Duration) {
-    super::spawn_periodic(every, move || {
+/// Keeps the discovery document fresh on a fixed period, until `stop`.
+pub fn spawn_refresh(discovery: Arc<Discovery>, every: Duration, stop: CancellationToken) {
+    super::spawn_periodic(every, stop, move || {
         let d = Arc::clone(&discovery);
         async move { d.refresh().await }
     });

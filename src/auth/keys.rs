@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 /// One usable verification key.
 pub struct Key {
@@ -268,12 +269,12 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<Arc<Key>>, Key
     }
 }
 
-/// Keeps a remote key set fresh on a fixed period, until the runtime ends.
-pub fn spawn_refresh(keys: Arc<KeySet>, every: Duration) {
+/// Keeps a remote key set fresh on a fixed period, until `stop`.
+pub fn spawn_refresh(keys: Arc<KeySet>, every: Duration, stop: CancellationToken) {
     if matches!(keys.source, Source::Static) {
         return;
     }
-    super::spawn_periodic(every, move || {
+    super::spawn_periodic(every, stop, move || {
         let k = Arc::clone(&keys);
         async move {
             k.refresh().await;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::auth::{AuthConfig, ClaimRule, ResolvedProvider, check_idp_url};
 use discovery::Discovery;
@@ -153,19 +154,6 @@ fn now_epoch() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Parses an algorithm name from config, refusing `none` and HMAC.
-pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
-    let alg: Algorithm = name
-        .parse()
-        .map_err(|_| format!("unknown algorithm `{name}`"))?;
-    match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Err(format!(
-            "`{name}` is an HMAC algorithm; only asymmetric algorithms can be verified with published keys"
-        )),
-        other => Ok(other),
-    }
-}
-
 impl Authenticator {
     pub fn new(providers: Vec<Provider>, leeway_secs: u64) -> Self {
         Self {
@@ -177,7 +165,12 @@ impl Authenticator {
 
     /// Fetches every provider's discovery document and keys; fails with the
     /// provider index and the URL that did not answer.
-    pub async fn start(config: &AuthConfig) -> Result<Arc<Self>, AuthStartError> {
+    /// Fetches every provider's documents and keys and keeps them fresh
+    /// until `stop` is cancelled.
+    pub async fn start(
+        config: &AuthConfig,
+        stop: &CancellationToken,
+    ) -> Result<Arc<Self>, AuthStartError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.http_timeout_secs))
             .user_agent(concat!("adb-mcp/", env!("CARGO_PKG_VERSION")))
@@ -199,6 +192,7 @@ impl Authenticator {
                     discovery::spawn_refresh(
                         Arc::clone(&d),
                         Duration::from_secs(config.discovery_refresh_secs),
+                        stop.clone(),
                     );
                     Some(d)
                 }
@@ -231,13 +225,14 @@ impl Authenticator {
                 keys::spawn_refresh(
                     Arc::clone(&keys),
                     Duration::from_secs(config.jwks_refresh_secs),
+                    stop.clone(),
                 );
                 keys
             };
             let algorithms = p
                 .algorithms
                 .iter()
-                .map(|a| parse_algorithm(a))
+                .map(|a| crate::config::auth::parse_algorithm(a))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|m| fail(format!("algorithms: {m}")))?;
             tracing::info!(
@@ -594,9 +589,9 @@ pub(crate) async fn fetch_json(client: &reqwest::Client, url: &str) -> Result<Va
         .map_err(|e| FetchError::NotJson(e.to_string()))
 }
 
-/// Runs `refresh` every `period` (first run after one period) for the
-/// lifetime of the runtime; used to keep IdP documents and keys fresh.
-pub(crate) fn spawn_periodic<F, Fut>(period: Duration, refresh: F)
+/// Runs `refresh` every `period` (first run after one period) until `stop`;
+/// used to keep IdP documents and keys fresh.
+pub(crate) fn spawn_periodic<F, Fut>(period: Duration, stop: CancellationToken, refresh: F)
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -605,8 +600,14 @@ where
         let mut tick = tokio::time::interval(period);
         tick.tick().await;
         loop {
-            tick.tick().await;
-            refresh().await;
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = refresh() => {}
+            }
         }
     });
 }

@@ -279,6 +279,21 @@ pub fn authority_host(rest: &str) -> &str {
     authority.split(':').next().unwrap_or(authority)
 }
 
+/// Parses an algorithm name from config, refusing `none` and HMAC: tokens
+/// are verified only with keys the identity provider publishes.
+pub fn parse_algorithm(name: &str) -> Result<jsonwebtoken::Algorithm, String> {
+    use jsonwebtoken::Algorithm;
+    let alg: Algorithm = name
+        .parse()
+        .map_err(|_| format!("unknown algorithm `{name}`"))?;
+    match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Err(format!(
+            "`{name}` is an HMAC algorithm; only asymmetric algorithms can be verified with published keys"
+        )),
+        other => Ok(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

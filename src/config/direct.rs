@@ -2,7 +2,7 @@
 //!
 //! Only shape and ranges are checked here; the files behind `wallet_dir`
 //! and the DSN are checked by the backend's preflight
-//! (`crate::db::direct::wallet`), which `check-config` also runs.
+//! (`db::direct::wallet`), which `check-config` also runs.
 
 use std::path::PathBuf;
 use std::time::Duration;

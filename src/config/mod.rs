@@ -611,26 +611,8 @@ impl Config {
                 format!("{} is out of range (1 ..= 120)", a.http_timeout_secs),
             ));
         }
-        // Declarative tools count too; the tool loader re-checks on every reload.
-        let declared = if a
-            .tool_scopes
-            .keys()
-            .all(|t| crate::mcp::BuiltinTool::from_name(t).is_some())
-        {
-            Vec::new()
-        } else {
-            crate::mcp::declarative::declared_names(&self.tools.resolved_dir().0)
-        };
-        for tool in a.tool_scopes.keys() {
-            if crate::mcp::BuiltinTool::from_name(tool).is_none() && !declared.contains(tool) {
-                return Err(fail(
-                    "auth.tool_scopes",
-                    format!(
-                        "`{tool}` is not a tool of this server (neither built-in nor declared in the tools directory)"
-                    ),
-                ));
-            }
-        }
+        // Whether each `auth.tool_scopes` key names a tool is checked by the
+        // tool loader (`mcp::declarative`), which knows the declared tools.
         for (i, p) in a.providers.iter().enumerate() {
             let key = |k: &str| format!("auth.providers[{i}].{k}");
             let resolved = p.resolve().map_err(|(k, m)| fail(&key(k), m))?;
@@ -651,7 +633,7 @@ impl Config {
                 }
             }
             for alg in &p.algorithms {
-                crate::auth::parse_algorithm(alg).map_err(|m| fail(&key("algorithms"), m))?;
+                auth::parse_algorithm(alg).map_err(|m| fail(&key("algorithms"), m))?;
             }
             if p.algorithms.is_empty() {
                 return Err(fail(

@@ -22,6 +22,40 @@ pub enum ReloadMode {
     Off,
 }
 
+/// The tools built into the server, named in `tools.builtin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinTool {
+    ListSchemas,
+    ListTables,
+    DescribeTable,
+    RunQuery,
+    ExplainQuery,
+}
+
+impl BuiltinTool {
+    pub const ALL: [BuiltinTool; 5] = [
+        BuiltinTool::ListSchemas,
+        BuiltinTool::ListTables,
+        BuiltinTool::DescribeTable,
+        BuiltinTool::RunQuery,
+        BuiltinTool::ExplainQuery,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltinTool::ListSchemas => "list_schemas",
+            BuiltinTool::ListTables => "list_tables",
+            BuiltinTool::DescribeTable => "describe_table",
+            BuiltinTool::RunQuery => "run_query",
+            BuiltinTool::ExplainQuery => "explain_query",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
 /// Where declarative tools live and which built-ins are on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -47,7 +81,7 @@ impl Default for ToolsConfig {
     fn default() -> Self {
         Self {
             dir: None,
-            builtin: crate::mcp::BuiltinTool::ALL
+            builtin: BuiltinTool::ALL
                 .iter()
                 .map(|t| t.name().to_owned())
                 .collect(),
@@ -64,11 +98,8 @@ impl ToolsConfig {
     /// Checks this section alone; keys in errors are relative to it.
     pub fn validate(&self) -> Result<(), FieldError> {
         for (i, name) in self.builtin.iter().enumerate() {
-            if crate::mcp::BuiltinTool::from_name(name).is_none() {
-                let known: Vec<&str> = crate::mcp::BuiltinTool::ALL
-                    .iter()
-                    .map(|t| t.name())
-                    .collect();
+            if BuiltinTool::from_name(name).is_none() {
+                let known: Vec<&str> = BuiltinTool::ALL.iter().map(|t| t.name()).collect();
                 return Err(FieldError::new(
                     "builtin",
                     format!(
@@ -107,16 +138,10 @@ impl ToolsConfig {
                 format!("{} is out of range (10 ..= 60000)", self.reload_debounce_ms),
             ));
         }
-        if let Some(dir) = &self.dir {
-            if dir.as_os_str().is_empty() {
-                return Err(FieldError::new("dir", "must not be empty"));
-            }
-            if !dir.is_dir() {
-                return Err(FieldError::new(
-                    "dir",
-                    format!("{} does not exist or is not a directory", dir.display()),
-                ));
-            }
+        if let Some(dir) = &self.dir
+            && dir.as_os_str().is_empty()
+        {
+            return Err(FieldError::new("dir", "must not be empty"));
         }
         Ok(())
     }

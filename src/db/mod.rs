@@ -8,6 +8,7 @@
 pub mod demo;
 pub mod direct;
 pub mod guard;
+mod open;
 pub mod oracle;
 pub mod ords;
 pub mod privileges;
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Principal;
 pub use guard::{Dialect, GuardError, ReadOnlyQuery};
+pub use open::{OpenError, open};
 pub use privileges::PrivilegeReport;
 
 /// Named bind values as the tools receive them (`{"id": 7}` binds `:id`).

@@ -35,6 +35,31 @@ pub mod redirect;
 pub mod tls;
 pub mod well_known;
 
+/// Why the HTTP front could not start; each names the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("auth.resource: {0}")]
+    Resource(String),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthStartError),
+    #[error("auth.providers is empty")]
+    NoProvider,
+    #[error("cannot build the HTTP client for the identity provider: {0}")]
+    Client(reqwest::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("server.tls.http_redirect_bind: `{0}` is not an IP:port address")]
+    RedirectAddress(String),
+    #[error("{key}: cannot listen on {addr}: {error}")]
+    Listen {
+        key: &'static str,
+        addr: String,
+        error: std::io::Error,
+    },
+}
+
 /// The OAuth resource-server pieces, present when `auth.enabled`.
 pub struct AuthRuntime {
     pub layer: Arc<auth::AuthLayer>,
@@ -46,20 +71,24 @@ pub struct AuthRuntime {
 }
 
 impl AuthRuntime {
-    /// Fetches IdP metadata and keys; `None` when auth is disabled.
-    pub async fn start(config: &Config) -> anyhow::Result<Option<Self>> {
+    /// Fetches IdP metadata and keys, kept fresh until `stop`; `None` when
+    /// auth is disabled.
+    pub async fn start(
+        config: &Config,
+        stop: &CancellationToken,
+    ) -> Result<Option<Self>, StartError> {
         let a = &config.auth;
         if !a.enabled {
             return Ok(None);
         }
         let resource = a.resource.clone().unwrap_or_default();
-        let (origin, path) = resource_parts(&resource, a.allow_insecure_http)
-            .map_err(|m| anyhow::anyhow!("auth.resource: {m}"))?;
-        let authenticator = Authenticator::start(a).await?;
+        let (origin, path) =
+            resource_parts(&resource, a.allow_insecure_http).map_err(StartError::Resource)?;
+        let authenticator = Authenticator::start(a, stop).await?;
         let primary = authenticator
             .providers()
             .first()
-            .ok_or_else(|| anyhow::anyhow!("auth.providers is empty"))?;
+            .ok_or(StartError::NoProvider)?;
         let prefix = primary.resolved.scope_prefix.clone();
         let base_scopes = primary.advertised_scopes();
         let tool_scopes: std::collections::HashMap<String, (Vec<String>, Vec<String>)> = a
@@ -111,7 +140,8 @@ impl AuthRuntime {
         let prm_url = format!("{origin}{}", well_known::prm_path(&path));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(a.http_timeout_secs))
-            .build()?;
+            .build()
+            .map_err(StartError::Client)?;
         let public_host = url::Url::parse(&resource)
             .ok()
             .and_then(|u| {
@@ -343,40 +373,37 @@ impl Server {
         config: &Config,
         state: Arc<ServerState>,
         auth: Option<&AuthRuntime>,
-    ) -> std::io::Result<Self> {
-        let addr: SocketAddr = config
-            .server
-            .bind_addr()
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    ) -> Result<Self, StartError> {
+        let addr: SocketAddr = config.server.bind_addr()?;
         let tls_config = &config.server.tls;
         // Certificate problems are reported before any port is taken.
         let tls = if tls_config.enabled {
-            Some(tls::TlsRuntime::new(tls_config).map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
-            })?)
+            Some(tls::TlsRuntime::new(tls_config)?)
         } else {
             None
         };
-        let listener = TcpListener::bind(addr).await?;
+        let listen_error = |key, addr: &dyn std::fmt::Display| {
+            let addr = addr.to_string();
+            move |error| StartError::Listen { key, addr, error }
+        };
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(listen_error("server.bind", &addr))?;
         let redirect = match (&tls, &tls_config.http_redirect_bind) {
             (Some(_), Some(bind)) => {
-                let redirect_addr: SocketAddr = bind.parse().map_err(|_| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        format!(
-                            "server.tls.http_redirect_bind: `{bind}` is not an IP:port address"
-                        ),
-                    )
-                })?;
-                let redirect_listener = TcpListener::bind(redirect_addr).await.map_err(|e| {
-                    std::io::Error::new(
-                        e.kind(),
-                        format!("server.tls.http_redirect_bind: cannot listen on {bind}: {e}"),
-                    )
-                })?;
-                let https_port = tls_config
-                    .redirect_https_port
-                    .unwrap_or(listener.local_addr()?.port());
+                let redirect_addr: SocketAddr = bind
+                    .parse()
+                    .map_err(|_| StartError::RedirectAddress(bind.clone()))?;
+                let redirect_listener = TcpListener::bind(redirect_addr)
+                    .await
+                    .map_err(listen_error("server.tls.http_redirect_bind", bind))?;
+                let https_port = match tls_config.redirect_https_port {
+                    Some(p) => p,
+                    None => listener
+                        .local_addr()
+                        .map_err(listen_error("server.bind", &addr))?
+                        .port(),
+                };
                 let trusted = Arc::new(forwarded::TrustedProxies::from_config(
                     &config.server.trusted_proxies,
                 ));
@@ -438,10 +465,6 @@ impl Server {
         if let Some(t) = &tls {
             t.spawn_reloader(stop_accepting.clone());
         }
-        spawn_reload_on_hangup(
-            tls.as_ref().map(|t| Arc::clone(t.store())),
-            stop_accepting.clone(),
-        );
         let stopping = stop_accepting.clone();
         let drain_state = Arc::clone(&state);
         let drain_sessions = sessions.clone();
@@ -507,65 +530,5 @@ impl Server {
                 tokio::time::sleep(Duration::from_secs(2)).await;
             } => Ok(()),
         }
-    }
-}
-
-/// SIGHUP (`systemctl reload`) rereads the TLS files at once instead of at
-/// the next poll. Without TLS it is logged and otherwise ignored, so that a
-/// reload never kills the server.
-fn spawn_reload_on_hangup(store: Option<Arc<tls::CertStore>>, stop: CancellationToken) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::debug!("cannot listen for SIGHUP; certificate reloads rely on polling");
-            return;
-        };
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    got = hangups.recv() => if got.is_none() { return },
-                }
-                match &store {
-                    Some(store) => {
-                        let store = Arc::clone(store);
-                        let result = tokio::task::spawn_blocking(move || store.reload()).await;
-                        if let Ok(Ok(false)) = result {
-                            tracing::info!("SIGHUP: TLS files unchanged");
-                        }
-                    }
-                    None => tracing::info!("SIGHUP: nothing to reload (TLS is off)"),
-                }
-            }
-        });
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (store, stop);
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }

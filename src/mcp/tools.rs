@@ -21,38 +21,7 @@ use crate::db::{
 const MAX_TABLE_PAGE: usize = 1000;
 const DEFAULT_TABLE_PAGE: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BuiltinTool {
-    ListSchemas,
-    ListTables,
-    DescribeTable,
-    RunQuery,
-    ExplainQuery,
-}
-
-impl BuiltinTool {
-    pub const ALL: [BuiltinTool; 5] = [
-        BuiltinTool::ListSchemas,
-        BuiltinTool::ListTables,
-        BuiltinTool::DescribeTable,
-        BuiltinTool::RunQuery,
-        BuiltinTool::ExplainQuery,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            BuiltinTool::ListSchemas => "list_schemas",
-            BuiltinTool::ListTables => "list_tables",
-            BuiltinTool::DescribeTable => "describe_table",
-            BuiltinTool::RunQuery => "run_query",
-            BuiltinTool::ExplainQuery => "explain_query",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.name() == name)
-    }
-}
+pub use crate::config::tools::BuiltinTool;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

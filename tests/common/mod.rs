@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use adb_mcp::app::{App, AppError, Setup, Transport};
 use adb_mcp::config::{Config, SessionMode};
-use adb_mcp::http::Server;
 use adb_mcp::mcp::ServerState;
+use adb_mcp::mcp::declarative::reload::ReloadHandle;
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
 use rmcp::service::RunningService;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -43,9 +44,9 @@ pub struct TestServer {
     pub url: String,
     pub state: Arc<ServerState>,
     /// Set by `start_with_tools` when `tools.reload` is not off.
-    pub reloader: Option<adb_mcp::mcp::declarative::reload::Reloader>,
+    pub reloader: Option<ReloadHandle>,
     shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<std::io::Result<()>>>,
+    handle: Option<JoinHandle<Result<(), AppError>>>,
 }
 
 impl TestServer {
@@ -69,23 +70,18 @@ impl TestServer {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let backend = adb_mcp::cli::open_backend(&config).expect("backend");
-        let state = ServerState::new(
-            backend,
-            config.query.clone(),
-            adb_mcp::cli::tool_scopes(&config),
-        );
-        let reloader = if with_tools {
-            adb_mcp::cli::start_tools(&config, &state).expect("tools load")
-        } else {
-            None
-        };
-        let auth = adb_mcp::http::AuthRuntime::start(&config)
-            .await
-            .expect("auth runtime");
-        let server = Server::bind(&config, Arc::clone(&state), auth.as_ref())
-            .await
-            .expect("bind");
+        let app = App::build(
+            &config,
+            Setup {
+                transport: Transport::Http,
+                tools_dir: with_tools,
+            },
+        )
+        .await
+        .expect("app");
+        let state = Arc::clone(app.state());
+        let reloader = app.reloads();
+        let server = app.bind().await.expect("bind");
         let addr = server.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(server.run(async move {
@@ -113,7 +109,7 @@ impl TestServer {
         }
     }
 
-    pub async fn stopped(&mut self) -> std::io::Result<()> {
+    pub async fn stopped(&mut self) -> Result<(), AppError> {
         self.begin_shutdown();
         match self.handle.take() {
             Some(h) => h.await.expect("server task"),

@@ -272,7 +272,9 @@ pub fn load(opts: &LoadOptions) -> Result<Catalog, LoadError> {
     };
     if !dir.exists() {
         if opts.explicit {
-            return Err(whole("the tools directory does not exist".into()));
+            return Err(whole(
+                "the tools directory does not exist (`tools.dir`)".into(),
+            ));
         }
         let mut catalog = Catalog::builtins_only(opts.builtins.clone());
         check_tool_scopes(opts, &catalog, &mut Vec::new())
@@ -440,7 +442,7 @@ fn check_tool_scopes(
             line: 0,
             tool: Some(k.clone()),
             message:
-                "auth.tool_scopes names this tool, but it is neither built-in nor declared here"
+                "`auth.tool_scopes` names this tool, but it is neither built-in nor declared here"
                     .into(),
         })
         .collect();

@@ -1,5 +1,6 @@
 //! Picks up changes to the tools directory without a restart: a file watch
-//! (debounced) and SIGHUP trigger a full reload, which replaces the served
+//! (debounced) and [`Reloader::trigger`] (SIGHUP, wired in `app::signals`)
+//! trigger a full reload, which replaces the served
 //! tool set atomically only if every file loads; otherwise the previous set
 //! stays and the log says why.
 
@@ -36,11 +37,44 @@ pub struct Reloader {
     _watcher: Option<notify::RecommendedWatcher>,
     trigger: mpsc::Sender<()>,
     task: tokio::task::JoinHandle<()>,
-    signal_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Reloader {
     /// Asks for a reload (as SIGHUP does); coalesces with pending requests.
+    pub fn trigger(&self) {
+        let _ = self.trigger.try_send(());
+    }
+
+    /// A handle that triggers and watches reloads from elsewhere (the
+    /// SIGHUP handler, tests).
+    pub fn handle(&self) -> ReloadHandle {
+        ReloadHandle {
+            trigger: self.trigger.clone(),
+            status: Arc::clone(&self.status),
+        }
+    }
+
+    /// Reloads finished so far (successful, failed or unchanged).
+    pub fn attempts(&self) -> u64 {
+        self.status.attempts.load(Ordering::SeqCst)
+    }
+
+    /// Why the most recent reload failed; `None` if it succeeded.
+    pub fn last_error(&self) -> Option<String> {
+        self.status.last_error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+/// Triggers and watches reloads of a [`Reloader`]; triggering does nothing
+/// once the reloader is dropped.
+#[derive(Debug, Clone)]
+pub struct ReloadHandle {
+    trigger: mpsc::Sender<()>,
+    status: Arc<ReloadStatus>,
+}
+
+impl ReloadHandle {
+    /// Asks for a reload; coalesces with pending requests.
     pub fn trigger(&self) {
         let _ = self.trigger.try_send(());
     }
@@ -59,9 +93,6 @@ impl Reloader {
 impl Drop for Reloader {
     fn drop(&mut self) {
         self.task.abort();
-        if let Some(t) = &self.signal_task {
-            t.abort();
-        }
     }
 }
 
@@ -83,7 +114,6 @@ pub fn start(
     } else {
         None
     };
-    let signal_task = sighup(tx.clone());
     let status = Arc::new(ReloadStatus::default());
     let task = tokio::spawn(run(
         state,
@@ -98,7 +128,6 @@ pub fn start(
         _watcher: watcher,
         trigger: tx,
         task,
-        signal_task,
     })
 }
 
@@ -130,29 +159,6 @@ fn watch(opts: &LoadOptions, tx: mpsc::Sender<()>) -> Option<notify::Recommended
         return None;
     }
     Some(watcher)
-}
-
-#[cfg(unix)]
-fn sighup(tx: mpsc::Sender<()>) -> Option<tokio::task::JoinHandle<()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGHUP; tools reload only on file changes");
-            return None;
-        }
-    };
-    Some(tokio::spawn(async move {
-        while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the tools directory");
-            let _ = tx.try_send(());
-        }
-    }))
-}
-
-#[cfg(not(unix))]
-fn sighup(_tx: mpsc::Sender<()>) -> Option<tokio::task::JoinHandle<()>> {
-    None
 }
 
 async fn run(
