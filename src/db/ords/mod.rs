@@ -61,7 +61,7 @@ const SHRINK: usize = 8;
 #[cfg(test)]
 mod double_tests;
 #[cfg(test)]
-#[path = "../../../tests/ords_double/mod.rs"]
+#[path = "../../../tests/it/support/ords_double/mod.rs"]
 mod ords_double;
 
 pub struct OrdsBackend {

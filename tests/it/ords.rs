@@ -5,8 +5,8 @@
 //! copy of the demo database. Also: contract tests that parse every
 //! doc-derived fixture in `tests/fixtures/ords/` into our wire types.
 
-mod common;
-mod ords_double;
+use crate::support;
+use crate::support::ords_double;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -16,7 +16,6 @@ use adb_mcp::config::auth::{MetadataMode, ProfileKind, ProviderConfig};
 use adb_mcp::config::ords::{OrdsAuth, OrdsConfig};
 use adb_mcp::config::{BackendKind, CliOverrides, Config, ConfigFile, Secret, SessionMode};
 use adb_mcp::db::ords::wire;
-use common::*;
 use ords_double::{
     ALIAS, CLIENT_ID, CLIENT_SECRET, ConnectProxy, DB_PASSWORD, DB_USER, OrdsDouble, TestPki,
 };
@@ -24,6 +23,7 @@ use rmcp::ServiceExt;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
+use support::*;
 
 // ---------------------------------------------------------------------------
 // Set-up helpers.

@@ -2,6 +2,9 @@
 //! by rmcp's own client over Streamable HTTP.
 #![allow(dead_code)]
 
+pub mod logs;
+pub mod ords_double;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -45,6 +48,8 @@ pub struct TestServer {
     pub state: Arc<ServerState>,
     /// Set by `start_with_tools` when `tools.reload` is not off.
     pub reloader: Option<ReloadHandle>,
+    /// Held by tests that read the server's log (`logs::capture`).
+    pub logs: Option<logs::Capture>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), AppError>>>,
 }
@@ -65,11 +70,8 @@ impl TestServer {
     }
 
     async fn start_inner(config: Config, with_tools: bool) -> Self {
-        // `RUST_LOG=debug cargo test -- --nocapture` shows the server's logs.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        // `RUST_LOG=debug cargo test` shows the server's logs on stderr.
+        logs::install();
         let app = App::build(
             &config,
             Setup {
@@ -92,6 +94,7 @@ impl TestServer {
             url: format!("http://{addr}/mcp"),
             state,
             reloader,
+            logs: None,
             shutdown: Some(tx),
             handle: Some(handle),
         }

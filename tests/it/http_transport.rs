@@ -1,15 +1,15 @@
 //! HTTP-level behaviour: DNS-rebinding protection, Accept normalisation,
 //! limits, sessions, health, client cancellation and graceful shutdown.
 
-mod common;
+use crate::support;
 
 use std::time::Duration;
 
 use adb_mcp::config::SessionMode;
-use common::*;
 use rmcp::model::{CallToolRequestParams, ClientRequest, ServerResult};
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
+use support::*;
 
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 

@@ -10,7 +10,7 @@
 //! bytes instead of decoding it.
 #![cfg(all(feature = "otel", unix))]
 
-mod common;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -89,7 +89,7 @@ fn start_server(dir: &std::path::Path, endpoint: &str) -> (Child, String) {
         .arg(&config)
         .arg("serve")
         .arg("--db")
-        .arg(common::demo_db())
+        .arg(support::demo_db())
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
@@ -169,20 +169,20 @@ async fn tool_call_spans_reach_the_collector_without_sql() {
             panic!("initialize: {e}");
         }
     };
-    let ok = common::call(
+    let ok = support::call(
         &client,
         "run_query",
         json!({ "sql": format!("SELECT 42 AS {SQL_MARKER}") }),
     )
     .await;
-    assert!(!common::is_error(&ok), "{}", common::text_of(&ok));
-    let bad = common::call(
+    assert!(!support::is_error(&ok), "{}", support::text_of(&ok));
+    let bad = support::call(
         &client,
         "describe_table",
         json!({ "table": "no_such_table" }),
     )
     .await;
-    assert!(common::is_error(&bad), "{}", common::text_of(&bad));
+    assert!(support::is_error(&bad), "{}", support::text_of(&bad));
     let _ = client.cancel().await;
 
     let status = tokio::task::spawn_blocking(move || terminate(child))

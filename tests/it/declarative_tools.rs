@@ -7,7 +7,7 @@
 //! `tests/fixtures/keys/` and checked against a static JWK set file (the
 //! server's `jwks_file` option); no identity provider is contacted.
 
-mod common;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +18,6 @@ use adb_mcp::config::auth::{DEFAULT_ALGORITHMS, MetadataMode, ProfileKind, Provi
 use adb_mcp::config::tools::ReloadMode;
 use adb_mcp::config::{Config, SessionMode};
 use adb_mcp::mcp::declarative::{self, LoadOptions};
-use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::{NotificationContext, RunningService};
@@ -26,6 +25,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
+use support::*;
 
 const ISSUER: &str = "https://idp.test.invalid/";
 const AUDIENCE: &str = "adb-mcp-tests";

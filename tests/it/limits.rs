@@ -4,19 +4,19 @@
 //! truncation notice, the server must stay up, and its peak RSS (VmHWM of
 //! the spawned process, not of the test) must stay under 256 MiB.
 
-mod common;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{call, is_error, structured, text_of};
 use rmcp::model::CallToolResult;
 use rmcp::service::RunningService;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
+use support::{call, is_error, structured, text_of};
 
 /// Peak RSS allowed with 8 concurrent worst-case calls (issue 11).
 const RSS_BUDGET_MIB: u64 = 256;
@@ -37,7 +37,7 @@ impl Spawned {
     fn start(server_extra: &str, query_extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("adb-mcp.toml");
-        let db = common::demo_db();
+        let db = support::demo_db();
         std::fs::write(
             &config,
             format!(

@@ -1,7 +1,7 @@
 //! The real binary: MCP over stdio with rmcp's child-process client, and the
 //! CLI's config errors, help and version.
 
-mod common;
+use crate::support;
 
 use std::process::Command;
 
@@ -14,7 +14,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_adb-mcp");
 
 #[tokio::test]
 async fn stdio_serves_the_same_tools() {
-    let db = common::demo_db();
+    let db = support::demo_db();
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("stdio")
         .arg("--db")
@@ -46,7 +46,7 @@ async fn stdio_serves_the_same_tools() {
     }
     let r = client
         .call_tool(
-            CallToolRequestParams::new("run_query").with_arguments(common::args(json!({
+            CallToolRequestParams::new("run_query").with_arguments(support::args(json!({
                 "sql": "SELECT count(*) AS n FROM employees"
             }))),
         )
@@ -58,7 +58,7 @@ async fn stdio_serves_the_same_tools() {
     );
     let refused = client
         .call_tool(
-            CallToolRequestParams::new("run_query").with_arguments(common::args(json!({
+            CallToolRequestParams::new("run_query").with_arguments(support::args(json!({
                 "sql": "DELETE FROM employees"
             }))),
         )

@@ -8,12 +8,11 @@
 //! The TLS 1.1 ClientHello below is built by hand from RFC 4346 §7.4.1.2 /
 //! RFC 5246 §7.4.1.2 (rustls cannot speak TLS 1.1, which is the point).
 
-mod common;
+use crate::support;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use adb_mcp::app::{App, AppError, Setup, Transport};
@@ -34,7 +33,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// The built-in tools only, as `common::TestServer::start_with` serves.
+/// The built-in tools only, as `support::TestServer::start_with` serves.
 const NO_TOOLS_DIR: Setup = Setup {
     transport: Transport::Http,
     tools_dir: false,
@@ -141,7 +140,7 @@ impl TlsFiles {
 // ------------------------------------------------------------------ server
 
 fn tls_config(files: &TlsFiles) -> Config {
-    let mut config = common::test_config(SessionMode::Stateless);
+    let mut config = support::test_config(SessionMode::Stateless);
     let tls = &mut config.server.tls;
     tls.enabled = true;
     tls.cert_file = Some(files.cert.clone());
@@ -157,11 +156,13 @@ struct HttpsServer {
     state: Arc<ServerState>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), AppError>>>,
+    /// Request log lines are read back by the tests.
+    _logs: support::logs::Capture,
 }
 
 impl HttpsServer {
     async fn start(config: Config) -> Self {
-        init_log_capture();
+        let logs = support::logs::capture();
         let app = App::build(&config, NO_TOOLS_DIR).await.expect("app");
         let state = Arc::clone(app.state());
         let server = app.bind().await.expect("bind");
@@ -180,6 +181,7 @@ impl HttpsServer {
             state,
             shutdown: Some(tx),
             handle: Some(handle),
+            _logs: logs,
         }
     }
 
@@ -317,46 +319,11 @@ fn status_of(response: &str) -> u16 {
 
 // ------------------------------------------------------------------ log capture
 
-/// Everything the server logs in this test binary.
-fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
-    static BUF: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    BUF.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
-}
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut b) = log_buffer().lock() {
-            b.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn init_log_capture() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("info")
-            .with_ansi(false)
-            .with_writer(|| Capture)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per binary");
-    });
-}
-
 /// The captured log line for a request to `path` (paths are unique per test).
 async fn log_line_for(path: &str) -> String {
     let needle = format!("path=\"{path}\"");
     for _ in 0..100 {
-        let text = log_buffer()
-            .lock()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
+        let text = support::logs::text();
         if let Some(line) = text.lines().find(|l| l.contains(&needle)) {
             return line.to_owned();
         }
@@ -393,14 +360,14 @@ async fn mcp_over_https_on_http1_and_http2() {
         let client = server.mcp_client(&ca, http1_only).await;
         let tools = client.list_all_tools().await.expect("tools/list");
         assert_eq!(tools.len(), 5);
-        let r = common::call(
+        let r = support::call(
             &client,
             "run_query",
             json!({"sql": "SELECT count(*) AS n FROM regions"}),
         )
         .await;
-        assert!(!common::is_error(&r), "{r:?}");
-        assert_eq!(common::structured(&r)["rows"], json!([[5]]));
+        assert!(!support::is_error(&r), "{r:?}");
+        assert_eq!(support::structured(&r)["rows"], json!([[5]]));
         client.cancel().await.expect("close");
     }
 
@@ -676,7 +643,7 @@ async fn startup_errors_name_the_key_and_the_file() {
     let files = TlsFiles::new(&a);
     let dir = files.cert.parent().expect("dir").to_owned();
     let state = || {
-        let backend = adb_mcp::db::open(&common::test_config(SessionMode::Stateless)).expect("db");
+        let backend = adb_mcp::db::open(&support::test_config(SessionMode::Stateless)).expect("db");
         ServerState::new(backend, Default::default(), Default::default())
     };
     let bind_error = |config: Config| {
@@ -748,7 +715,7 @@ async fn startup_errors_name_the_key_and_the_file() {
         .arg(&cfg)
         .arg("serve")
         .arg("--db")
-        .arg(common::demo_db())
+        .arg(support::demo_db())
         .output()
         .expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -773,7 +740,7 @@ async fn graceful_shutdown_drains_tls_connections() {
         client
             .call_tool(
                 CallToolRequestParams::new("run_query")
-                    .with_arguments(common::args(json!({"sql": sql}))),
+                    .with_arguments(support::args(json!({"sql": sql}))),
             )
             .await
     });

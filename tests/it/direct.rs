@@ -16,7 +16,7 @@
 //!    ADB_TEST_WALLET_DIR, ADB_TEST_DSN, ADB_TEST_USER, ADB_TEST_PASSWORD and
 //!    ADB_TEST_WALLET_PASSWORD are set; otherwise they print "skipped".
 
-mod common;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -852,14 +852,14 @@ async fn mcp_server_on_direct_backend_reports_unreachable_database() {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let mut config = common::test_config(adb_mcp::config::SessionMode::Stateless);
+    let mut config = support::test_config(adb_mcp::config::SessionMode::Stateless);
     config.database.backend = BackendKind::Direct;
     config.database.direct = base_config(&descriptor("tcp", port), None);
-    let server = common::TestServer::start_with(config).await;
+    let server = support::TestServer::start_with(config).await;
     let client = server.client().await;
-    let r = common::call(&client, "run_query", json!({"sql": "SELECT 1 FROM dual"})).await;
-    assert!(common::is_error(&r));
-    let text = common::text_of(&r);
+    let r = support::call(&client, "run_query", json!({"sql": "SELECT 1 FROM dual"})).await;
+    assert!(support::is_error(&r));
+    let text = support::text_of(&r);
     assert!(text.contains("refused the connection"), "{text}");
     let ready = reqwest::get(format!("http://{}/readyz", server.addr))
         .await
@@ -1457,10 +1457,10 @@ async fn live_every_tool_over_mcp() {
     let Some(cfg) = live_config("live_every_tool_over_mcp") else {
         return;
     };
-    let mut config = common::test_config(adb_mcp::config::SessionMode::Stateless);
+    let mut config = support::test_config(adb_mcp::config::SessionMode::Stateless);
     config.database.backend = BackendKind::Direct;
     config.database.direct = cfg;
-    let server = common::TestServer::start_with(config).await;
+    let server = support::TestServer::start_with(config).await;
     let client = server.client().await;
     for (tool, args) in [
         ("list_schemas", json!({})),
@@ -1474,33 +1474,33 @@ async fn live_every_tool_over_mcp() {
             json!({"sql": "SELECT * FROM dual WHERE dummy = :d", "params": {"d": "X"}}),
         ),
     ] {
-        let r = common::call(&client, tool, args).await;
-        assert!(!common::is_error(&r), "{tool}: {}", common::text_of(&r));
+        let r = support::call(&client, tool, args).await;
+        assert!(!support::is_error(&r), "{tool}: {}", support::text_of(&r));
     }
-    let r = common::call(
+    let r = support::call(
         &client,
         "run_query",
         json!({"sql": "SELECT :n * 2 AS twice FROM dual", "params": {"n": 21}}),
     )
     .await;
     assert!(
-        common::text_of(&r).contains("42"),
+        support::text_of(&r).contains("42"),
         "{}",
-        common::text_of(&r)
+        support::text_of(&r)
     );
-    let r = common::call(&client, "list_tables", json!({"limit": 1})).await;
+    let r = support::call(&client, "list_tables", json!({"limit": 1})).await;
     let sc = r.structured_content.clone().unwrap_or_default();
     if let Some(t) = sc["tables"].get(0) {
-        let d = common::call(
+        let d = support::call(
             &client,
             "describe_table",
             json!({"table": t["name"], "schema": t["schema"]}),
         )
         .await;
-        assert!(!common::is_error(&d), "{}", common::text_of(&d));
+        assert!(!support::is_error(&d), "{}", support::text_of(&d));
     }
-    let r = common::call(&client, "run_query", json!({"sql": "DELETE FROM dual"})).await;
-    assert!(common::is_error(&r));
+    let r = support::call(&client, "run_query", json!({"sql": "DELETE FROM dual"})).await;
+    assert!(support::is_error(&r));
     let ready = reqwest::get(format!("http://{}/readyz", server.addr))
         .await
         .expect("readyz");

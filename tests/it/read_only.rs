@@ -3,7 +3,7 @@
 //! the guard bypassed is a unit test of the SQLite backend (only it may forge
 //! a checked query).
 
-mod common;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +12,8 @@ use adb_mcp::auth::Principal;
 use adb_mcp::config::SessionMode;
 use adb_mcp::db::guard::{Dialect, check_read_only};
 use adb_mcp::db::{CallContext, DbError, Params, QueryRequest};
-use common::*;
 use serde_json::json;
+use support::*;
 use tokio_util::sync::CancellationToken;
 
 fn ctx() -> CallContext {

@@ -7,7 +7,7 @@
 //! `jwks_file` provider setting) and tokens signed here with the matching
 //! private key: the server validates them exactly as it would an IdP's.
 
-mod common;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -21,12 +21,12 @@ use adb_mcp::config::ops::AuditTarget;
 use adb_mcp::config::{Config, Secret, SessionMode};
 use adb_mcp::mcp::ServerState;
 use adb_mcp::observe::Observer;
-use common::{SLOW_QUERY, call, is_error, test_config};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use serde_json::{Value, json};
+use support::{SLOW_QUERY, call, is_error, test_config};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 

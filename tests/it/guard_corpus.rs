@@ -7,18 +7,18 @@
 //! Each test collects every failing case and reports them all at once, so one
 //! run shows the whole gap between the guard and the corpus.
 
-mod common;
-mod ords_double;
+use crate::support;
+use crate::support::ords_double;
 
 use std::collections::BTreeMap;
 
 use adb_mcp::config::SessionMode;
 use adb_mcp::db::guard::{Dialect, check_read_only, placeholders};
-use common::*;
 use rmcp::RoleClient;
 use rmcp::service::RunningService;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use support::*;
 
 /// Refusal messages are read by a model: short and to the point.
 const MAX_MESSAGE_CHARS: usize = 200;
@@ -105,7 +105,7 @@ impl Accept {
 }
 
 fn corpus() -> Corpus {
-    toml::from_str(include_str!("fixtures/guard_corpus.toml")).expect("guard corpus parses")
+    toml::from_str(include_str!("../fixtures/guard_corpus.toml")).expect("guard corpus parses")
 }
 
 /// `sql` with control and non-ASCII characters escaped, for failure lists.

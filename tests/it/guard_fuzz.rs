@@ -501,7 +501,7 @@ fn corpus_seeds() -> Vec<String> {
         accept: Vec<Case>,
     }
     let c: Corpus =
-        toml::from_str(include_str!("fixtures/guard_corpus.toml")).expect("guard corpus parses");
+        toml::from_str(include_str!("../fixtures/guard_corpus.toml")).expect("guard corpus parses");
     c.reject
         .into_iter()
         .chain(c.accept)

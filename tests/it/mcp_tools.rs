@@ -1,11 +1,11 @@
 //! Every built-in tool over real Streamable HTTP, in both session modes,
 //! driven by rmcp's client against the demo database.
 
-mod common;
+use crate::support;
 
 use adb_mcp::config::SessionMode;
-use common::*;
 use serde_json::{Value, json};
+use support::*;
 
 const MODES: [SessionMode; 2] = [SessionMode::Stateless, SessionMode::Stateful];
 

@@ -9,7 +9,7 @@
 //! unknown variable left as written. Schema validation with the official
 //! CLI runs in `tests/external/run.sh`.
 
-mod common;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_adb-mcp");
 
 fn manifest() -> Value {
-    let text = include_str!("../manifest.json");
+    let text = include_str!("../../manifest.json");
     serde_json::from_str(text).expect("manifest.json is JSON")
 }
 
@@ -217,7 +217,7 @@ async fn run_bundle(dirname: &Path, user: &[(&str, &str)]) -> Value {
         .expect("initialize over stdio with the bundle's environment");
     let r = client
         .call_tool(
-            CallToolRequestParams::new("run_query").with_arguments(common::args(json!({
+            CallToolRequestParams::new("run_query").with_arguments(support::args(json!({
                 "sql": "SELECT count(*) AS n FROM employees"
             }))),
         )
@@ -240,7 +240,7 @@ async fn bundle_defaults_serve_the_demo_database() {
 #[tokio::test]
 async fn bundle_serves_the_chosen_sqlite_file() {
     let ext = tempfile::tempdir().expect("extension dir");
-    let db = common::demo_db();
+    let db = support::demo_db();
     let rows = run_bundle(
         ext.path(),
         &[
@@ -267,14 +267,14 @@ fn mcpb_cli_pins_agree() {
             .expect("pinned")
             .to_owned()
     };
-    let external = pin(include_str!("external/package.json"));
-    let pack = pin(include_str!("../deploy/mcpb/package.json"));
+    let external = pin(include_str!("../external/package.json"));
+    let pack = pin(include_str!("../../deploy/mcpb/package.json"));
     assert_eq!(external, pack);
     assert!(
         external.chars().all(|c| c.is_ascii_digit() || c == '.'),
         "exact version, not a range: {external}"
     );
-    let script = include_str!("../deploy/pack-mcpb.sh");
+    let script = include_str!("../../deploy/pack-mcpb.sh");
     assert!(
         script.contains(&format!("MCPB_VERSION=\"{external}\"")),
         "deploy/pack-mcpb.sh checks another version"

@@ -7,7 +7,7 @@
 //! and for the absence of any tool result; the captured server log proves
 //! that no tool ran for a refused token (`tool call … subject=<sub>`).
 
-mod common;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,13 +28,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{TestServer, test_config};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
+use support::{TestServer, test_config};
 use tokio::task::JoinHandle;
 
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
@@ -50,41 +50,11 @@ const KID_EC: &str = "SIGNING_KEY_EC";
 const QUERY_SQL: &str = "SELECT count(*) AS n FROM regions";
 
 // ---------------------------------------------------------------------------
-// Captured logs: one global subscriber for this test binary, writing into a
-// buffer. Installed before any server starts, so the harness's own
-// `try_init` finds it in place.
-
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct LogSink;
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        // Everything, down to trace, from every crate in the process: a token
-        // must not leak at any level, not just at the default `info`.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-            .with_ansi(false)
-            .with_writer(|| LogSink)
-            .try_init();
-    });
-}
+// Captured logs (`support::logs`): every server these tests start holds a
+// capture, so its log is recorded down to `trace`.
 
 fn logs() -> String {
-    String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    support::logs::text()
 }
 
 /// How many `tool call` log lines name this subject.
@@ -369,8 +339,10 @@ fn auth_config_on_own_port(idp: &Idp, mode: SessionMode) -> Config {
 }
 
 async fn start(config: Config) -> TestServer {
-    capture_logs();
-    TestServer::start_with(config).await
+    let logs = support::logs::capture();
+    let mut server = TestServer::start_with(config).await;
+    server.logs = Some(logs);
+    server
 }
 
 fn origin_of(server: &TestServer) -> String {
@@ -1184,7 +1156,7 @@ async fn rotated_key_is_fetched_once_and_refetches_are_rate_limited() {
 
 #[tokio::test]
 async fn unreadable_jwks_fails_startup_with_the_iam_hint() {
-    capture_logs();
+    let _logs = support::logs::capture();
     let idp = Idp::start(vec![keys().jwk_a.clone()]).await;
     idp.set_mode(JwksMode::Unauthorized);
     let config = auth_config(&idp, SessionMode::Stateless, "http://127.0.0.1/mcp");
@@ -1606,7 +1578,7 @@ async fn tool_scopes_hide_and_refuse_run_query() {
     let refused = client
         .call_tool(
             CallToolRequestParams::new("run_query")
-                .with_arguments(common::args(json!({"sql": QUERY_SQL}))),
+                .with_arguments(support::args(json!({"sql": QUERY_SQL}))),
         )
         .await;
     assert!(refused.is_err(), "{refused:?}");
@@ -1679,10 +1651,10 @@ async fn tool_scopes_hide_and_refuse_run_query() {
         .map(|t| t.name.to_string())
         .collect();
     assert!(names.iter().any(|n| n == "run_query"), "{names:?}");
-    let result = common::call(&client, "run_query", json!({"sql": QUERY_SQL})).await;
-    assert!(!common::is_error(&result), "{result:?}");
+    let result = support::call(&client, "run_query", json!({"sql": QUERY_SQL})).await;
+    assert!(!support::is_error(&result), "{result:?}");
     assert!(
-        common::structured(&result)["rows"][0][0]
+        support::structured(&result)["rows"][0][0]
             .as_i64()
             .is_some_and(|n| n > 0)
     );

@@ -4,8 +4,8 @@
 //! (`tests/ords_double/privileges.rs`). What a real Oracle answers is
 //! covered by the opt-in live test in `tests/direct.rs`.
 
-mod common;
-mod ords_double;
+use crate::support;
+use crate::support::ords_double;
 
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -123,7 +123,7 @@ fn over_privileged() -> Grants {
 
 #[tokio::test]
 async fn a_least_privilege_user_passes() {
-    let double = OrdsDouble::start(&common::demo_db()).await;
+    let double = OrdsDouble::start(&support::demo_db()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     ords_config(dir.path(), &double.base_url);
     let out = doctor(dir.path(), true).await;
@@ -164,7 +164,7 @@ async fn a_least_privilege_user_passes() {
 
 #[tokio::test]
 async fn an_over_privileged_user_fails_with_each_revoke_statement() {
-    let double = OrdsDouble::start(&common::demo_db()).await;
+    let double = OrdsDouble::start(&support::demo_db()).await;
     double.state.set_grants(&over_privileged());
     let dir = tempfile::tempdir().expect("tempdir");
     ords_config(dir.path(), &double.base_url);
@@ -275,7 +275,7 @@ async fn an_over_privileged_user_fails_with_each_revoke_statement() {
 
 #[tokio::test]
 async fn hidden_views_and_roles_are_reported_not_fatal() {
-    let double = OrdsDouble::start(&common::demo_db()).await;
+    let double = OrdsDouble::start(&support::demo_db()).await;
     let mut grants = Grants::least_privilege()
         .hide("user_host_aces")
         .role(DB_USER, "DWROLE", false)
@@ -333,7 +333,7 @@ async fn sqlite_is_skipped_and_an_unreachable_database_is_said() {
         dir.path().join("adb-mcp.toml"),
         format!(
             "[database.sqlite]\npath = {:?}\n",
-            common::demo_db().to_string_lossy()
+            support::demo_db().to_string_lossy()
         ),
     )
     .expect("config");
@@ -392,7 +392,7 @@ async fn log_until(dir: &Path, args: &[&str], wanted: &str) -> String {
 
 #[tokio::test]
 async fn serve_and_stdio_warn_once_at_startup() {
-    let double = OrdsDouble::start(&common::demo_db()).await;
+    let double = OrdsDouble::start(&support::demo_db()).await;
     double.state.set_grants(&over_privileged());
     let dir = tempfile::tempdir().expect("tempdir");
     ords_config(dir.path(), &double.base_url);
