@@ -931,7 +931,7 @@ mod tests {
 
     #[test]
     fn example_file_parses_and_matches_defaults() {
-        let example = include_str!("../../adb-mcp.example.toml");
+        let example = include_str!("../../deploy/adb-mcp.example.toml");
         let loaded = load_str(example).expect("example must load");
         let defaults = toml::to_string(&Config::default()).expect("ser");
         let example = toml::to_string(&loaded.config).expect("ser");

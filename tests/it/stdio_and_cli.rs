@@ -187,7 +187,7 @@ fn demo_db_command_creates_and_refuses_to_overwrite() {
 #[test]
 fn documented_example_configs_are_valid() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let mut files = vec![format!("{root}/adb-mcp.example.toml")];
+    let mut files = vec![format!("{root}/deploy/adb-mcp.example.toml")];
     if let Ok(dir) = std::fs::read_dir(format!("{root}/docs/examples")) {
         for entry in dir.flatten() {
             let path = entry.path();

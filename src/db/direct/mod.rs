@@ -43,12 +43,8 @@ use oracledb::{Connection, ErrorKind, Metadata, OracleNumber, ToDbValue};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::oracle::{self, OracleBind, OracleExec, OracleStatement, UserQuery, wrap};
-use super::{
-    Backend, BackendInfo, CallContext, ColumnInfo, DbError, ExplainResult, Params, QueryRequest,
-    QueryResult, ReadOnlyQuery, ResultBudget, SchemaInfo, TableDescription, TableListRequest,
-    TablePage,
-};
+use super::oracle::{OracleBind, OracleExec, OracleStatement, UserQuery, wrap};
+use super::{CallContext, ColumnInfo, DbError, QueryResult, ResultBudget};
 use crate::config::direct::DirectConfig;
 use convert::{ColumnKind, column_kind, convert_cell};
 pub use wallet::{Preflight, PreflightError, Target, WalletMode};
@@ -984,6 +980,14 @@ fn fetch_rows(
 
 #[async_trait]
 impl OracleExec for DirectBackend {
+    fn kind(&self) -> &'static str {
+        "direct"
+    }
+
+    async fn check_ready(&self) -> Result<(), DbError> {
+        self.ping_inner().await
+    }
+
     async fn fetch(
         &self,
         stmt: &OracleStatement,
@@ -1059,67 +1063,6 @@ impl OracleExec for DirectBackend {
             })
             .await?;
         Ok(r.rows)
-    }
-}
-
-#[async_trait]
-impl Backend for DirectBackend {
-    fn info(&self) -> BackendInfo {
-        BackendInfo {
-            kind: "direct",
-            dialect: crate::db::Dialect::Oracle,
-        }
-    }
-
-    async fn ping(&self) -> Result<(), DbError> {
-        self.ping_inner().await
-    }
-
-    async fn list_schemas(&self, ctx: &CallContext) -> Result<Vec<SchemaInfo>, DbError> {
-        oracle::list_schemas(self, ctx).await
-    }
-
-    async fn list_tables(
-        &self,
-        req: &TableListRequest,
-        ctx: &CallContext,
-    ) -> Result<TablePage, DbError> {
-        oracle::list_tables(self, req, ctx).await
-    }
-
-    async fn describe_table(
-        &self,
-        schema: Option<&str>,
-        table: &str,
-        ctx: &CallContext,
-    ) -> Result<TableDescription, DbError> {
-        oracle::describe_table(self, schema, table, ctx).await
-    }
-
-    async fn query(
-        &self,
-        req: QueryRequest<'_>,
-        ctx: &CallContext,
-    ) -> Result<QueryResult, DbError> {
-        oracle::query(self, req, ctx).await
-    }
-
-    async fn explain(
-        &self,
-        query: ReadOnlyQuery<'_>,
-        params: &Params,
-        ctx: &CallContext,
-    ) -> Result<ExplainResult, DbError> {
-        oracle::explain(self, query, params, ctx).await
-    }
-
-    async fn privilege_report(
-        &self,
-        ctx: &CallContext,
-    ) -> Result<Option<crate::db::PrivilegeReport>, DbError> {
-        oracle::privileges::privilege_report(self, ctx)
-            .await
-            .map(Some)
     }
 }
 

@@ -15,8 +15,9 @@ pub mod wrap;
 use async_trait::async_trait;
 
 use super::{
-    CallContext, DbError, ExplainResult, Params, QueryRequest, QueryResult, ReadOnlyQuery,
-    SchemaInfo, TableDescription, TableListRequest, TablePage,
+    Backend, BackendInfo, CallContext, DbError, Dialect, ExplainResult, Params, PrivilegeReport,
+    QueryRequest, QueryResult, ReadOnlyQuery, SchemaInfo, TableDescription, TableListRequest,
+    TablePage,
 };
 
 pub use binds::to_bind;
@@ -53,6 +54,12 @@ pub struct OracleStatement {
 /// it as exactly one query.
 #[async_trait]
 pub trait OracleExec: Send + Sync {
+    /// `ords` or `direct`, as [`BackendInfo::kind`] reports it.
+    fn kind(&self) -> &'static str;
+
+    /// Proves the database answers (`/readyz`); may cache a recent success.
+    async fn check_ready(&self) -> Result<(), DbError>;
+
     /// Runs one fixed query of ours and returns at most `max_rows` rows
     /// starting at `offset`, with `has_more` set when more rows exist.
     async fn fetch(
@@ -87,6 +94,68 @@ pub trait OracleExec: Send + Sync {
         max_rows: usize,
         ctx: &CallContext,
     ) -> Result<Vec<Vec<serde_json::Value>>, DbError>;
+}
+
+/// Every Oracle backend is a [`Backend`] the same way: what to run is the
+/// shared Oracle SQL of this module, how to run it is the backend's
+/// [`OracleExec`]. ORDS and direct differ only in the latter.
+#[async_trait]
+impl<E: OracleExec + 'static> Backend for E {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            kind: self.kind(),
+            dialect: Dialect::Oracle,
+        }
+    }
+
+    async fn ping(&self) -> Result<(), DbError> {
+        self.check_ready().await
+    }
+
+    async fn list_schemas(&self, ctx: &CallContext) -> Result<Vec<SchemaInfo>, DbError> {
+        list_schemas(self, ctx).await
+    }
+
+    async fn list_tables(
+        &self,
+        req: &TableListRequest,
+        ctx: &CallContext,
+    ) -> Result<TablePage, DbError> {
+        list_tables(self, req, ctx).await
+    }
+
+    async fn describe_table(
+        &self,
+        schema: Option<&str>,
+        table: &str,
+        ctx: &CallContext,
+    ) -> Result<TableDescription, DbError> {
+        describe_table(self, schema, table, ctx).await
+    }
+
+    async fn query(
+        &self,
+        req: QueryRequest<'_>,
+        ctx: &CallContext,
+    ) -> Result<QueryResult, DbError> {
+        query(self, req, ctx).await
+    }
+
+    async fn explain(
+        &self,
+        query: ReadOnlyQuery<'_>,
+        params: &Params,
+        ctx: &CallContext,
+    ) -> Result<ExplainResult, DbError> {
+        explain(self, query, params, ctx).await
+    }
+
+    async fn privilege_report(
+        &self,
+        ctx: &CallContext,
+    ) -> Result<Option<PrivilegeReport>, DbError> {
+        privileges::privilege_report(self, ctx).await.map(Some)
+    }
 }
 
 /// Turns a guarded query and its named parameters into positional binds.

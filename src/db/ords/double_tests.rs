@@ -1,5 +1,5 @@
 //! The ORDS backend with the guard bypassed, against the ORDS test double
-//! (`tests/ords_double/`, included here because `ReadOnlyQuery::unchecked`
+//! (`tests/it/support/ords_double/`, included here because `ReadOnlyQuery::unchecked`
 //! exists only in this crate's unit tests).
 //!
 //! What they prove: whatever text reaches the backend, ORDS's script engine
@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::db::{Backend, Params, QueryRequest, ReadOnlyQuery};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 

@@ -42,10 +42,7 @@ use crate::config::ords::OrdsConfig;
 use crate::db::guard::{self, TokenClass};
 use crate::db::oracle::wrap::{self, BIND_CURSOR, BIND_OFFSET, BIND_PLAN, BIND_QUERY, BIND_ROWS};
 use crate::db::oracle::{self, OracleExec, OracleStatement, UserQuery};
-use crate::db::{
-    Backend, BackendInfo, CallContext, DbError, ExplainResult, Params, QueryRequest, QueryResult,
-    ReadOnlyQuery, ResultBudget, SchemaInfo, TableDescription, TableListRequest, TablePage,
-};
+use crate::db::{CallContext, DbError, QueryResult, ResultBudget};
 
 /// How long a successful `/readyz` check is reused, so probes do not turn
 /// into a stream of ORDS requests.
@@ -413,6 +410,33 @@ fn ords_text(sql: &str, binds: usize) -> Result<String, DbError> {
 
 #[async_trait]
 impl OracleExec for OrdsBackend {
+    fn kind(&self) -> &'static str {
+        "ords"
+    }
+
+    /// `/readyz`: one `SELECT 1 FROM dual` through `_/sql`, which proves
+    /// the network path, TLS, credentials and the alias all work.
+    async fn check_ready(&self) -> Result<(), DbError> {
+        let fresh = self
+            .last_ready
+            .lock()
+            .ok()
+            .and_then(|g| *g)
+            .is_some_and(|t| t.elapsed() < READY_CACHE);
+        if fresh {
+            return Ok(());
+        }
+        let stmt = OracleStatement {
+            sql: "SELECT 1 AS ok FROM dual".into(),
+            binds: vec![],
+        };
+        self.fetch_fixed(&stmt, 0, 1, &Self::ping_ctx()).await?;
+        if let Ok(mut g) = self.last_ready.lock() {
+            *g = Some(Instant::now());
+        }
+        Ok(())
+    }
+
     async fn fetch(
         &self,
         stmt: &OracleStatement,
@@ -467,86 +491,6 @@ impl OracleExec for OrdsBackend {
         let resp = wire::parse_response(&body).map_err(DbError::Unavailable)?;
         let item = wire::single_item(&resp, "plsql")?;
         wire::plan_rows(item, BIND_PLAN, &wrap::PLAN_COLUMNS, max_rows)
-    }
-}
-
-#[async_trait]
-impl Backend for OrdsBackend {
-    fn info(&self) -> BackendInfo {
-        BackendInfo {
-            kind: "ords",
-            dialect: crate::db::Dialect::Oracle,
-        }
-    }
-
-    /// `/readyz`: one `SELECT 1 FROM dual` through `_/sql`, which proves
-    /// the network path, TLS, credentials and the alias all work.
-    async fn ping(&self) -> Result<(), DbError> {
-        let fresh = self
-            .last_ready
-            .lock()
-            .ok()
-            .and_then(|g| *g)
-            .is_some_and(|t| t.elapsed() < READY_CACHE);
-        if fresh {
-            return Ok(());
-        }
-        let stmt = OracleStatement {
-            sql: "SELECT 1 AS ok FROM dual".into(),
-            binds: vec![],
-        };
-        self.fetch_fixed(&stmt, 0, 1, &Self::ping_ctx()).await?;
-        if let Ok(mut g) = self.last_ready.lock() {
-            *g = Some(Instant::now());
-        }
-        Ok(())
-    }
-
-    async fn list_schemas(&self, ctx: &CallContext) -> Result<Vec<SchemaInfo>, DbError> {
-        oracle::list_schemas(self, ctx).await
-    }
-
-    async fn list_tables(
-        &self,
-        req: &TableListRequest,
-        ctx: &CallContext,
-    ) -> Result<TablePage, DbError> {
-        oracle::list_tables(self, req, ctx).await
-    }
-
-    async fn describe_table(
-        &self,
-        schema: Option<&str>,
-        table: &str,
-        ctx: &CallContext,
-    ) -> Result<TableDescription, DbError> {
-        oracle::describe_table(self, schema, table, ctx).await
-    }
-
-    async fn query(
-        &self,
-        req: QueryRequest<'_>,
-        ctx: &CallContext,
-    ) -> Result<QueryResult, DbError> {
-        oracle::query(self, req, ctx).await
-    }
-
-    async fn explain(
-        &self,
-        query: ReadOnlyQuery<'_>,
-        params: &Params,
-        ctx: &CallContext,
-    ) -> Result<ExplainResult, DbError> {
-        oracle::explain(self, query, params, ctx).await
-    }
-
-    async fn privilege_report(
-        &self,
-        ctx: &CallContext,
-    ) -> Result<Option<crate::db::PrivilegeReport>, DbError> {
-        oracle::privileges::privilege_report(self, ctx)
-            .await
-            .map(Some)
     }
 }
 
