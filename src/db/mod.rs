@@ -11,6 +11,7 @@ pub mod guard;
 mod open;
 pub mod oracle;
 pub mod ords;
+mod pool;
 pub mod privileges;
 pub mod sqlite;
 

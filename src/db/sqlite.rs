@@ -33,6 +33,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Batch, Connection, ErrorCode, OpenFlags, Statement};
 use serde_json::Value;
 
+use super::pool::IdlePool;
 use super::{
     Backend, BackendInfo, CallContext, ColumnDescription, ColumnInfo, DbError, ExplainResult,
     ForeignKey, IndexInfo, ObjectKind, Params, PlanStep, PoolStats, QueryRequest, QueryResult,
@@ -349,8 +350,7 @@ pub struct SqliteBackend {
     /// The file never changes while served (our demo database): SQLite can
     /// skip locking and change checks, saving syscalls on every query.
     immutable: bool,
-    idle: Mutex<Vec<PooledConn>>,
-    max_idle: usize,
+    idle: IdlePool<PooledConn>,
     /// Connections open right now (idle or running), for pool metrics.
     open: Arc<AtomicU64>,
     features: Features,
@@ -387,8 +387,7 @@ impl SqliteBackend {
         Ok(Self {
             path: path.to_path_buf(),
             immutable: options.immutable,
-            idle: Mutex::new(vec![first]),
-            max_idle: options.max_idle.max(1),
+            idle: IdlePool::new(Some(first), options.max_idle.max(1)),
             open,
             features,
             timeout_secs: options.timeout.as_secs(),
@@ -414,19 +413,14 @@ impl SqliteBackend {
     }
 
     fn checkout(&self) -> Result<PooledConn, DbError> {
-        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        match pooled {
+        match self.idle.take() {
             Some(c) => Ok(c),
             None => open_connection(&self.path, &self.options).map(|c| c.counted(&self.open)),
         }
     }
 
     fn checkin(&self, conn: PooledConn) {
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < self.max_idle
-        {
-            idle.push(conn);
-        }
+        self.idle.put(conn);
     }
 
     /// Runs `f` on a pooled connection: inline first, then on the blocking
@@ -1299,7 +1293,7 @@ impl Backend for SqliteBackend {
     }
 
     fn pool(&self) -> Option<PoolStats> {
-        let idle = self.idle.lock().map_or(0, |i| i.len() as u64);
+        let idle = self.idle.len() as u64;
         let open = self.open.load(Ordering::Relaxed);
         Some(PoolStats {
             in_use: open.saturating_sub(idle),
@@ -1683,13 +1677,14 @@ mod tests {
                 .await
                 .expect("runs");
         }
-        let idle = backend.idle.lock().expect("lock");
-        assert!(idle.iter().any(|c| c.conn.verified.borrow().contains(sql)));
         let refused = "SELECT 1; SELECT 2";
-        assert!(
-            idle.iter()
-                .all(|c| !c.conn.verified.borrow().contains(refused))
-        );
+        backend.idle.inspect(|idle| {
+            assert!(idle.iter().any(|c| c.conn.verified.borrow().contains(sql)));
+            assert!(
+                idle.iter()
+                    .all(|c| !c.conn.verified.borrow().contains(refused))
+            );
+        });
     }
 
     #[tokio::test]

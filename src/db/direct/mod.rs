@@ -44,6 +44,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::oracle::{OracleBind, OracleExec, OracleStatement, UserQuery, wrap};
+use super::pool::IdlePool;
 use super::{CallContext, ColumnInfo, DbError, QueryResult, ResultBudget};
 use crate::config::direct::DirectConfig;
 use convert::{ColumnKind, column_kind, convert_cell};
@@ -100,7 +101,7 @@ struct Inner {
     user: String,
     settings: Settings,
     slots: Arc<Semaphore>,
-    idle: Mutex<Vec<IdleConn>>,
+    idle: IdlePool<IdleConn>,
     health: Mutex<Health>,
     /// Connection attempts running now (each can take a minute with the
     /// wallet's RETRY_COUNT=20 when the database is down).
@@ -186,7 +187,7 @@ impl DirectBackend {
                 user: prepared.user,
                 settings,
                 slots: Arc::new(Semaphore::new(settings.pool_max)),
-                idle: Mutex::new(Vec::new()),
+                idle: IdlePool::new(None, settings.pool_max),
                 health: Mutex::new(Health::default()),
                 connecting: AtomicUsize::new(0),
             }),
@@ -343,7 +344,7 @@ impl DirectBackend {
             // Every slot is busy with calls that were succeeding moments ago.
             return Ok(());
         }
-        let no_idle = self.inner.idle.lock().map(|v| v.is_empty()).unwrap_or(true);
+        let no_idle = self.inner.idle.is_empty();
         if no_idle && self.inner.connecting.load(Ordering::Relaxed) > 0 {
             // Probes must not pile up connection attempts on a down database.
             let last = self
@@ -452,8 +453,7 @@ impl Inner {
     /// An idle connection (pinged if it idled long), or a new one.
     fn checkout(&self) -> Result<Connection, DbError> {
         loop {
-            let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
-            let Some(idle) = idle else {
+            let Some(idle) = self.idle.take() else {
                 return self.connect();
             };
             if idle.since.elapsed() < PING_AFTER {
@@ -473,14 +473,10 @@ impl Inner {
     }
 
     fn checkin(&self, conn: Connection) {
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < self.settings.pool_max
-        {
-            idle.push(IdleConn {
-                conn,
-                since: Instant::now(),
-            });
-        }
+        self.idle.put(IdleConn {
+            conn,
+            since: Instant::now(),
+        });
     }
 
     /// Opens and prepares a new session (blocking).
@@ -560,7 +556,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Closing sends a logoff and waits for the answer; never do that on
         // an async worker (a dead network would stall shutdown).
-        let idle = self.idle.get_mut().map(std::mem::take).unwrap_or_default();
+        let idle = self.idle.drain();
         if !idle.is_empty() {
             let _ = std::thread::Builder::new()
                 .name("adb-mcp-close".into())
