@@ -141,12 +141,7 @@ impl DirectConfig {
                 "the database user's password, e.g. { env = \"ADB_PASSWORD\" }",
             ));
         }
-        if !(1..=64).contains(&self.pool_max) {
-            return Err(FieldError::new(
-                "pool_max",
-                format!("{} is out of range (1 ..= 64)", self.pool_max),
-            ));
-        }
+        FieldError::range("pool_max", self.pool_max, 1..=64)?;
         if self.pool_min > self.pool_max {
             return Err(FieldError::new(
                 "pool_min",
@@ -161,19 +156,9 @@ impl DirectConfig {
             ("call_timeout_secs", self.call_timeout_secs, 3600),
             ("acquire_timeout_secs", self.acquire_timeout_secs, 300),
         ] {
-            if value == 0 || value > max {
-                return Err(FieldError::new(
-                    key,
-                    format!("{value} is out of range (1 ..= {max})"),
-                ));
-            }
+            FieldError::range(key, value, 1..=max)?;
         }
-        if !(1..=100_000).contains(&self.fetch_array_size) {
-            return Err(FieldError::new(
-                "fetch_array_size",
-                format!("{} is out of range (1 ..= 100000)", self.fetch_array_size),
-            ));
-        }
+        FieldError::range("fetch_array_size", self.fetch_array_size, 1..=100_000)?;
         Ok(())
     }
 }

@@ -211,6 +211,9 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// The largest `database.sqlite.demo_scale` (and `demo-db --scale`): 10 million orders.
+pub const MAX_DEMO_SCALE: u32 = 1000;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SqliteConfig {
@@ -375,34 +378,29 @@ impl Config {
             origin: origin_of(figment, key),
             message,
         };
+        let field = |e: FieldError| fail(&e.key, e.message);
         let server = &self.server;
         server
             .bind_addr()
             .map_err(|e| fail("server.bind", inner_message(e)))?;
-        if server.max_request_bytes < 1024 || server.max_request_bytes > 64 * 1024 * 1024 {
-            return Err(fail(
-                "server.max_request_bytes",
-                format!(
-                    "{} is out of range (1024 ..= 67108864)",
-                    server.max_request_bytes
-                ),
-            ));
-        }
-        if server.request_timeout_secs == 0 || server.request_timeout_secs > 3600 {
-            return Err(fail(
-                "server.request_timeout_secs",
-                format!(
-                    "{} is out of range (1 ..= 3600)",
-                    server.request_timeout_secs
-                ),
-            ));
-        }
-        if server.shutdown_grace_secs > 600 {
-            return Err(fail(
-                "server.shutdown_grace_secs",
-                format!("{} is out of range (0 ..= 600)", server.shutdown_grace_secs),
-            ));
-        }
+        FieldError::range(
+            "server.max_request_bytes",
+            server.max_request_bytes,
+            1024..=64 * 1024 * 1024,
+        )
+        .map_err(&field)?;
+        FieldError::range(
+            "server.request_timeout_secs",
+            server.request_timeout_secs,
+            1..=3600,
+        )
+        .map_err(&field)?;
+        FieldError::range(
+            "server.shutdown_grace_secs",
+            server.shutdown_grace_secs,
+            0..=600,
+        )
+        .map_err(&field)?;
         if server.session_idle_timeout_secs == 0 {
             return Err(fail(
                 "server.session_idle_timeout_secs",
@@ -441,12 +439,7 @@ impl Config {
             ));
         }
         let q = &self.query;
-        if q.max_rows_cap == 0 || q.max_rows_cap > 1_000_000 {
-            return Err(fail(
-                "query.max_rows_cap",
-                format!("{} is out of range (1 ..= 1000000)", q.max_rows_cap),
-            ));
-        }
+        FieldError::range("query.max_rows_cap", q.max_rows_cap, 1..=1_000_000).map_err(&field)?;
         if q.default_max_rows == 0 || q.default_max_rows > q.max_rows_cap {
             return Err(fail(
                 "query.default_max_rows",
@@ -462,30 +455,15 @@ impl Config {
                 format!("{} is too small (at least 1024)", q.max_text_bytes),
             ));
         }
-        if q.timeout_secs == 0 || q.timeout_secs > 3600 {
-            return Err(fail(
-                "query.timeout_secs",
-                format!("{} is out of range (1 ..= 3600)", q.timeout_secs),
-            ));
-        }
-        if !(4096..=MAX_RESULT_BYTES).contains(&q.max_result_bytes) {
-            return Err(fail(
-                "query.max_result_bytes",
-                format!(
-                    "{} is out of range (4096 ..= {MAX_RESULT_BYTES})",
-                    q.max_result_bytes
-                ),
-            ));
-        }
-        if !(1024..=MAX_SQL_BYTES).contains(&q.max_sql_bytes) {
-            return Err(fail(
-                "query.max_sql_bytes",
-                format!(
-                    "{} is out of range (1024 ..= {MAX_SQL_BYTES})",
-                    q.max_sql_bytes
-                ),
-            ));
-        }
+        FieldError::range("query.timeout_secs", q.timeout_secs, 1..=3600).map_err(&field)?;
+        FieldError::range(
+            "query.max_result_bytes",
+            q.max_result_bytes,
+            4096..=MAX_RESULT_BYTES,
+        )
+        .map_err(&field)?;
+        FieldError::range("query.max_sql_bytes", q.max_sql_bytes, 1024..=MAX_SQL_BYTES)
+            .map_err(&field)?;
         // Each section checks itself and names the failing key relative to
         // its own table; only the selected backend's section must be complete.
         let sections: [(&str, Result<(), FieldError>); 7] = [
@@ -507,27 +485,24 @@ impl Config {
             }
         }
         let sqlite = &self.database.sqlite;
-        if !(1024..=SQLITE_MAX_VALUE_BYTES).contains(&sqlite.max_value_bytes) {
-            return Err(fail(
-                "database.sqlite.max_value_bytes",
-                format!(
-                    "{} is out of range (1024 ..= {SQLITE_MAX_VALUE_BYTES})",
-                    sqlite.max_value_bytes
-                ),
-            ));
-        }
-        if !(16..=1_048_576).contains(&sqlite.max_memory_mib) {
-            return Err(fail(
-                "database.sqlite.max_memory_mib",
-                format!("{} is out of range (16 ..= 1048576)", sqlite.max_memory_mib),
-            ));
-        }
-        if sqlite.demo_scale == 0 || sqlite.demo_scale > 1000 {
-            return Err(fail(
-                "database.sqlite.demo_scale",
-                format!("{} is out of range (1 ..= 1000)", sqlite.demo_scale),
-            ));
-        }
+        FieldError::range(
+            "database.sqlite.max_value_bytes",
+            sqlite.max_value_bytes,
+            1024..=SQLITE_MAX_VALUE_BYTES,
+        )
+        .map_err(&field)?;
+        FieldError::range(
+            "database.sqlite.max_memory_mib",
+            sqlite.max_memory_mib,
+            16..=1_048_576,
+        )
+        .map_err(&field)?;
+        FieldError::range(
+            "database.sqlite.demo_scale",
+            sqlite.demo_scale,
+            1..=MAX_DEMO_SCALE,
+        )
+        .map_err(&field)?;
         if let Some(path) = &sqlite.path
             && !path.is_file()
         {
@@ -545,6 +520,7 @@ impl Config {
             origin: origin_of(figment, key),
             message,
         };
+        let field = |e: FieldError| fail(&e.key, e.message);
         let a = &self.auth;
         if !a.enabled {
             let loopback = self
@@ -575,12 +551,7 @@ impl Config {
                 "add at least one [[auth.providers]] (profile = \"oracle-iam\", \"entra\" or \"generic\")".into(),
             ));
         }
-        if a.leeway_secs > 120 {
-            return Err(fail(
-                "auth.leeway_secs",
-                format!("{} is out of range (0 ..= 120)", a.leeway_secs),
-            ));
-        }
+        FieldError::range("auth.leeway_secs", a.leeway_secs, 0..=120).map_err(&field)?;
         if !(3600..=86400).contains(&a.jwks_refresh_secs) {
             return Err(fail(
                 "auth.jwks_refresh_secs",
@@ -590,27 +561,20 @@ impl Config {
                 ),
             ));
         }
-        if !(10..=3600).contains(&a.jwks_refetch_interval_secs) {
-            return Err(fail(
-                "auth.jwks_refetch_interval_secs",
-                format!(
-                    "{} is out of range (10 ..= 3600)",
-                    a.jwks_refetch_interval_secs
-                ),
-            ));
-        }
+        FieldError::range(
+            "auth.jwks_refetch_interval_secs",
+            a.jwks_refetch_interval_secs,
+            10..=3600,
+        )
+        .map_err(&field)?;
         if a.discovery_refresh_secs < 60 {
             return Err(fail(
                 "auth.discovery_refresh_secs",
                 "must be at least 60".into(),
             ));
         }
-        if a.http_timeout_secs == 0 || a.http_timeout_secs > 120 {
-            return Err(fail(
-                "auth.http_timeout_secs",
-                format!("{} is out of range (1 ..= 120)", a.http_timeout_secs),
-            ));
-        }
+        FieldError::range("auth.http_timeout_secs", a.http_timeout_secs, 1..=120)
+            .map_err(&field)?;
         // Whether each `auth.tool_scopes` key names a tool is checked by the
         // tool loader (`mcp::declarative`), which knows the declared tools.
         for (i, p) in a.providers.iter().enumerate() {
@@ -739,6 +703,25 @@ impl FieldError {
             key: key.into(),
             message: message.into(),
         }
+    }
+
+    /// `value` must lie in `range`: the one wording of every range check.
+    pub fn range<T: PartialOrd + std::fmt::Debug>(
+        key: impl Into<String>,
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<(), FieldError> {
+        if range.contains(&value) {
+            return Ok(());
+        }
+        Err(FieldError::new(
+            key,
+            format!(
+                "{value:?} is out of range ({:?} ..= {:?})",
+                range.start(),
+                range.end()
+            ),
+        ))
     }
 }
 

@@ -54,21 +54,12 @@ impl LimitsConfig {
                 ),
             ));
         }
-        if self.burst == 0 || self.burst > 1_000_000 {
-            return Err(FieldError::new(
-                "burst",
-                format!("{} is out of range (1 ..= 1000000)", self.burst),
-            ));
-        }
-        if !(100..=10_000_000).contains(&self.max_tracked_principals) {
-            return Err(FieldError::new(
-                "max_tracked_principals",
-                format!(
-                    "{} is out of range (100 ..= 10000000)",
-                    self.max_tracked_principals
-                ),
-            ));
-        }
+        FieldError::range("burst", self.burst, 1..=1_000_000)?;
+        FieldError::range(
+            "max_tracked_principals",
+            self.max_tracked_principals,
+            100..=10_000_000,
+        )?;
         Ok(())
     }
 
@@ -170,18 +161,8 @@ impl AuditConfig {
                 ),
             ));
         }
-        if self.keep > 1000 {
-            return Err(FieldError::new(
-                "keep",
-                format!("{} is out of range (0 ..= 1000)", self.keep),
-            ));
-        }
-        if !(256..=1024 * 1024).contains(&self.max_value_bytes) {
-            return Err(FieldError::new(
-                "max_value_bytes",
-                format!("{} is out of range (256 ..= 1048576)", self.max_value_bytes),
-            ));
-        }
+        FieldError::range("keep", self.keep, 0..=1000)?;
+        FieldError::range("max_value_bytes", self.max_value_bytes, 256..=1024 * 1024)?;
         Ok(())
     }
 }
@@ -250,18 +231,8 @@ impl OtelConfig {
         if self.service_name.trim().is_empty() {
             return Err(FieldError::new("service_name", "must not be empty"));
         }
-        if !(0.0..=1.0).contains(&self.sample_ratio) {
-            return Err(FieldError::new(
-                "sample_ratio",
-                format!("{} is out of range (0.0 ..= 1.0)", self.sample_ratio),
-            ));
-        }
-        if !(1..=300).contains(&self.export_timeout_secs) {
-            return Err(FieldError::new(
-                "export_timeout_secs",
-                format!("{} is out of range (1 ..= 300)", self.export_timeout_secs),
-            ));
-        }
+        FieldError::range("sample_ratio", self.sample_ratio, 0.0..=1.0)?;
+        FieldError::range("export_timeout_secs", self.export_timeout_secs, 1..=300)?;
         for (name, value) in &self.headers {
             let key = format!("headers.{name}");
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {

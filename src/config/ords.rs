@@ -292,12 +292,7 @@ impl OrdsConfig {
             ),
         ];
         for (key, value, min, max) in ranges {
-            if !(min..=max).contains(&value) {
-                return Err(FieldError::new(
-                    key,
-                    format!("{value} is out of range ({min} ..= {max})"),
-                ));
-            }
+            FieldError::range(key, value, min..=max)?;
         }
         Ok(())
     }

@@ -132,12 +132,7 @@ impl ToolsConfig {
                 ),
             ));
         }
-        if !(10..=60_000).contains(&self.reload_debounce_ms) {
-            return Err(FieldError::new(
-                "reload_debounce_ms",
-                format!("{} is out of range (10 ..= 60000)", self.reload_debounce_ms),
-            ));
-        }
+        FieldError::range("reload_debounce_ms", self.reload_debounce_ms, 10..=60_000)?;
         if let Some(dir) = &self.dir
             && dir.as_os_str().is_empty()
         {
