@@ -175,7 +175,7 @@ impl App {
         tokio::spawn(async move {
             let ctx = CallContext::new(
                 "privilege_check",
-                Arc::new(Principal::anonymous()),
+                Principal::shared_anonymous(),
                 stop.child_token(),
                 Duration::from_secs(60),
             );

@@ -53,6 +53,12 @@ impl Principal {
         }
     }
 
+    /// One shared anonymous principal, for requests that carry none.
+    pub fn shared_anonymous() -> Arc<Self> {
+        static ANON: std::sync::OnceLock<Arc<Principal>> = std::sync::OnceLock::new();
+        Arc::clone(ANON.get_or_init(|| Arc::new(Principal::anonymous())))
+    }
+
     pub fn has_scopes(&self, needed: &[String]) -> bool {
         needed.iter().all(|s| self.scopes.contains(s))
     }

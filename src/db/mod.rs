@@ -14,6 +14,7 @@ pub mod ords;
 mod pool;
 pub mod privileges;
 pub mod sqlite;
+pub mod text;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -321,28 +322,10 @@ pub(crate) fn human_bytes(n: usize) -> String {
     }
 }
 
-/// Marks a value cut at conversion: "…[truncated, N bytes total]".
-fn truncation_marker(total: usize) -> String {
-    format!("…[truncated, {total} bytes total]")
-}
+pub use text::capped_text;
 
-/// Text of a value, cut after at most `limit` bytes (on a UTF-8 boundary)
-/// with a marker giving its full size; only the kept part is copied, so a
-/// huge value costs at most the limit. Invalid UTF-8 is replaced, as
-/// `String::from_utf8_lossy` does.
-pub fn capped_text(bytes: &[u8], limit: usize) -> String {
-    if bytes.len() <= limit {
-        return String::from_utf8_lossy(bytes).into_owned();
-    }
-    let mut cut = limit;
-    // Back off to the start of a UTF-8 sequence (at most 3 continuation bytes).
-    while cut > 0 && (bytes[cut] & 0xC0) == 0x80 {
-        cut -= 1;
-    }
-    let mut out = String::from_utf8_lossy(&bytes[..cut]).into_owned();
-    out.push_str(&truncation_marker(bytes.len()));
-    out
-}
+/// Bytes of a BLOB/RAW shown (base64, see [`render_blob`]), on every backend.
+pub const BLOB_PREVIEW_BYTES: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct PlanStep {
@@ -483,7 +466,7 @@ pub fn render_blob(bytes: &[u8], limit: usize) -> String {
     out.push_str("base64:");
     base64::engine::general_purpose::STANDARD.encode_string(shown, &mut out);
     if bytes.len() > limit {
-        out.push_str(&truncation_marker(bytes.len()));
+        out.push_str(&text::truncation_marker(bytes.len(), "bytes"));
     }
     out
 }

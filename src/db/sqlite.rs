@@ -47,7 +47,7 @@ const INLINE_BUDGET: Duration = Duration::from_millis(2);
 /// VM instructions between progress-handler checks (a few microseconds).
 const PROGRESS_OPS: i32 = 1000;
 /// Bytes of a BLOB shown (base64) before it is cut with a marker.
-const BLOB_PREVIEW_BYTES: usize = 256;
+use super::BLOB_PREVIEW_BYTES;
 /// Table holding table and column comments (SQLite has no COMMENT ON).
 const COMMENTS_TABLE: &str = "_comments";
 const SCHEMA_NAME: &str = "main";

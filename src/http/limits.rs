@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -301,18 +301,13 @@ impl http_body::Body for PermitBody {
     }
 }
 
-fn anonymous() -> Arc<Principal> {
-    static ANON: OnceLock<Arc<Principal>> = OnceLock::new();
-    Arc::clone(ANON.get_or_init(|| Arc::new(Principal::anonymous())))
-}
-
 /// The middleware in front of `/mcp` (inside the auth layer).
 pub async fn enforce(State(limiter): State<Arc<Limiter>>, req: Request, next: Next) -> Response {
     let principal = req
         .extensions()
         .get::<Arc<Principal>>()
         .cloned()
-        .unwrap_or_else(anonymous);
+        .unwrap_or_else(Principal::shared_anonymous);
     let concurrent = req.method() == Method::POST;
     match limiter.admit(&principal, concurrent) {
         Ok(permit) => {

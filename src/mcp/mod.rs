@@ -7,7 +7,7 @@ mod tools;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -296,11 +296,6 @@ impl McpServer {
     }
 }
 
-fn anonymous() -> Arc<Principal> {
-    static ANON: OnceLock<Arc<Principal>> = OnceLock::new();
-    Arc::clone(ANON.get_or_init(|| Arc::new(Principal::anonymous())))
-}
-
 /// The caller as established by the HTTP auth layer (anonymous on stdio or
 /// when authentication is off).
 fn principal_of(ctx: &RequestContext<RoleServer>) -> Arc<Principal> {
@@ -308,7 +303,7 @@ fn principal_of(ctx: &RequestContext<RoleServer>) -> Arc<Principal> {
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<Arc<Principal>>())
         .cloned()
-        .unwrap_or_else(anonymous)
+        .unwrap_or_else(Principal::shared_anonymous)
 }
 
 /// The `Mcp-Session-Id` of the request (stateful HTTP only).

@@ -29,8 +29,9 @@ use oracledb::{
 };
 use serde_json::{Map, Number, Value};
 
-/// Characters of a CLOB/NCLOB/LONG value shown before it is cut.
-pub const TEXT_PREVIEW_CHARS: usize = 4000;
+/// Characters of a CLOB/NCLOB/LONG value shown before it is cut: the same
+/// on ORDS and direct.
+pub use crate::db::oracle::values::LOB_PREVIEW_CHARS as TEXT_PREVIEW_CHARS;
 /// Largest integer a double represents exactly (2^53 − 1).
 const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 
@@ -204,7 +205,8 @@ pub fn convert_cell(kind: ColumnKind, src: &mut dyn CellSource, i: usize) -> Res
 }
 
 /// NUMBER text → JSON number when exact for double-based clients, else the
-/// exact text.
+/// exact text. (ORDS sends NUMBER as JSON numbers already and keeps every
+/// integer a number, `values::exact_number`; see docs/architecture.md.)
 pub fn number_to_json(text: &str) -> Value {
     if let Ok(i) = text.parse::<i64>() {
         if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&i) {

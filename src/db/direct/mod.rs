@@ -714,16 +714,7 @@ fn is_fatal(e: &oracledb::Error) -> bool {
     }
 }
 
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+use crate::db::text::prefix_bytes as truncate;
 
 /// An owned bind value; the driver binds `&dyn ToDbValue`.
 enum BindValue {

@@ -87,12 +87,7 @@ fn compat_ascii(c: char) -> Option<char> {
 
 /// Clips user text before it is echoed in a message.
 pub(super) fn clip(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut out: String = chars.by_ref().take(MAX_ECHO).collect();
-    if chars.next().is_some() {
-        out.push_str("...");
-    }
-    out
+    crate::db::text::clip(text, MAX_ECHO)
 }
 
 pub(super) const SCHEMA: &str = "schema change";

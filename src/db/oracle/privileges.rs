@@ -464,12 +464,7 @@ fn clean(s: &str) -> String {
     clip(&cleaned, MAX_TEXT)
 }
 
-fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_owned(),
-    }
-}
+use crate::db::text::clip;
 
 /// An identifier as Oracle needs it written: bare when it is an ordinary
 /// upper-case name, double-quoted otherwise.

@@ -5,8 +5,7 @@ use serde_json::{Number, Value};
 
 /// Characters of a CLOB/NCLOB/LONG shown before it is cut with a marker.
 pub const LOB_PREVIEW_CHARS: usize = 4096;
-/// Bytes of a BLOB/RAW shown (base64, see [`crate::db::render_blob`]).
-pub const BLOB_PREVIEW_BYTES: usize = 256;
+pub use crate::db::BLOB_PREVIEW_BYTES;
 
 /// A decimal number from its exact text (`"12.50"`, `"-1e-40"`,
 /// `"123456789012345678901234567890"`): a JSON number when one represents it
@@ -83,16 +82,7 @@ impl Decimal {
 /// Cuts long text (CLOB, LONG) after [`LOB_PREVIEW_CHARS`] with a marker that
 /// says how long it really was.
 pub fn truncate_text(s: String, limit: usize) -> String {
-    match s.char_indices().nth(limit) {
-        None => s,
-        Some((cut, _)) => {
-            let total = s.chars().count();
-            let mut out = s;
-            out.truncate(cut);
-            out.push_str(&format!("…[truncated, {total} characters total]"));
-            out
-        }
-    }
+    crate::db::text::capped_chars(s, limit)
 }
 
 /// Oracle's display form of a column type from dictionary facts, e.g.

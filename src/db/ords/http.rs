@@ -52,12 +52,9 @@ impl RawResponse {
     }
 }
 
+/// A server's text trimmed and clipped for an error message.
 pub fn clip(s: &str, max: usize) -> String {
-    let s = s.trim();
-    match s.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &s[..cut]),
-        None => s.to_owned(),
-    }
+    crate::db::text::clip(s.trim(), max)
 }
 
 /// The pooled client plus the retry and size policy (cheap to clone: the

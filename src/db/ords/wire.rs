@@ -355,12 +355,7 @@ impl StatementItem<'_> {
     }
 }
 
-fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &s[..cut]),
-        None => s.to_owned(),
-    }
-}
+use crate::db::text::clip;
 
 /// The one item of a response to a request that holds one statement or
 /// one PL/SQL block, after the checks that matter: exactly one item (more
