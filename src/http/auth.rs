@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::auth::{AuthError, Authenticator, Principal};
 use crate::mcp::ServerState;
+use crate::observe::ToolCallBody;
 
 /// What the middleware needs besides the validator.
 pub struct AuthLayer {
@@ -174,20 +175,7 @@ impl AuthLayer {
 
 /// Which tool a `tools/call` body names, if any.
 fn called_tool(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        method: Option<String>,
-        params: Option<Params>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Params {
-        name: Option<String>,
-    }
-    let probe: Probe = serde_json::from_slice(body).ok()?;
-    if probe.method.as_deref() != Some("tools/call") {
-        return None;
-    }
-    probe.params?.name
+    ToolCallBody::<serde::de::IgnoredAny>::parse(body)?.name
 }
 
 fn bearer(req: &Request) -> Result<&str, AuthError> {

@@ -22,14 +22,14 @@ pub mod telemetry;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use rmcp::model::{JsonObject, RequestId};
+use rmcp::model::JsonObject;
 
 use crate::auth::Principal;
 use crate::config::Config;
 use crate::config::ops::AuditTarget;
 use audit::{AuditError, AuditLog};
 use metrics::Metrics;
-pub use record::{CallOutcome, CallRecord};
+pub use record::{CallOutcome, CallRecord, ToolCallBody};
 
 /// Set on a response by the auth middleware when it refuses a request, so
 /// the metrics layer can count the reason.
@@ -148,39 +148,21 @@ impl Observer {
         session_id: Option<&str>,
         is_tool: impl Fn(&str) -> bool,
     ) {
-        #[derive(serde::Deserialize)]
-        struct Probe {
-            id: Option<RequestId>,
-            method: Option<String>,
-            params: Option<Params>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Params {
-            name: Option<String>,
-            arguments: Option<JsonObject>,
-        }
-        let Ok(probe) = serde_json::from_slice::<Probe>(body) else {
+        let Some(call) = ToolCallBody::<JsonObject>::parse(body) else {
             return;
         };
-        if probe.method.as_deref() != Some("tools/call") {
-            return;
-        }
-        let params = probe.params.unwrap_or(Params {
-            name: None,
-            arguments: None,
-        });
-        let tool = params.name.as_deref().unwrap_or("");
+        let tool = call.name.as_deref().unwrap_or("");
         self.observe_call(&CallRecord {
             tool,
             known_tool: is_tool(tool),
             principal,
-            arguments: params.arguments.as_ref().filter(|_| self.audits()),
+            arguments: call.arguments.as_ref().filter(|_| self.audits()),
             redact: &[],
             outcome: CallOutcome::Refused,
             error_code: Some(code),
             rows: 0,
             duration: None,
-            request_id: probe.id.as_ref(),
+            request_id: call.id.as_ref(),
             session_id,
         });
     }

@@ -7,6 +7,45 @@ use rmcp::model::{JsonObject, RequestId};
 
 use crate::auth::Principal;
 
+/// What a request body says about a `tools/call`, read before (or
+/// instead of) dispatch: by the auth layer to find a tool's scopes and by
+/// the observer to record a refused call. Anything else, or a body that is
+/// not JSON, reads as `None`. `A` is how much of the arguments to keep
+/// (`IgnoredAny` parses past them without storing them).
+#[derive(Debug)]
+pub struct ToolCallBody<A = serde::de::IgnoredAny> {
+    pub id: Option<RequestId>,
+    pub name: Option<String>,
+    pub arguments: Option<A>,
+}
+
+impl<A: serde::de::DeserializeOwned> ToolCallBody<A> {
+    /// Parses `body` if it is a JSON-RPC `tools/call` request.
+    pub fn parse(body: &[u8]) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Probe<A> {
+            id: Option<RequestId>,
+            method: Option<String>,
+            params: Option<Params<A>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Params<A> {
+            name: Option<String>,
+            arguments: Option<A>,
+        }
+        let probe: Probe<A> = serde_json::from_slice(body).ok()?;
+        if probe.method.as_deref() != Some("tools/call") {
+            return None;
+        }
+        let (name, arguments) = probe.params.map_or((None, None), |p| (p.name, p.arguments));
+        Some(Self {
+            id: probe.id,
+            name,
+            arguments,
+        })
+    }
+}
+
 /// How a tool call ended, as the metrics, the audit log and the trace span
 /// label it. (The tool's own result is `mcp`'s `ToolOutcome`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
