@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::db::{QueryResult, SchemaInfo, TableDescription, TablePage};
 
 /// Cuts `text` at `max` bytes (on a char boundary) with an explicit notice.
-pub fn cap(mut text: String, max: usize) -> String {
+pub(super) fn cap(mut text: String, max: usize) -> String {
     if text.len() <= max {
         return text;
     }
@@ -27,7 +27,7 @@ pub fn cap(mut text: String, max: usize) -> String {
     text
 }
 
-pub fn schemas(schemas: &[SchemaInfo]) -> String {
+pub(super) fn schemas(schemas: &[SchemaInfo]) -> String {
     let mut out = String::new();
     for s in schemas {
         let _ = writeln!(
@@ -45,7 +45,7 @@ pub fn schemas(schemas: &[SchemaInfo]) -> String {
     out
 }
 
-pub fn tables(page: &TablePage, offset: usize) -> String {
+pub(super) fn tables(page: &TablePage, offset: usize) -> String {
     let mut out = String::new();
     for t in &page.tables {
         let _ = write!(out, "{}.{}", t.schema, t.name);
@@ -73,7 +73,7 @@ pub fn tables(page: &TablePage, offset: usize) -> String {
     out
 }
 
-pub fn description(d: &TableDescription) -> String {
+pub(super) fn description(d: &TableDescription) -> String {
     let mut out = String::new();
     let _ = write!(out, "{} {}.{}", d.kind.to_uppercase(), d.schema, d.name);
     if let Some(n) = d.row_estimate {
@@ -127,7 +127,7 @@ pub fn description(d: &TableDescription) -> String {
 }
 
 /// A rendered query result: both forms agree on the rows they contain.
-pub struct RenderedQuery {
+pub(super) struct RenderedQuery {
     pub text: String,
     pub structured: Value,
     pub row_count: u64,
@@ -258,7 +258,7 @@ fn fit_row(row: &mut [Value], room: usize) -> bool {
 /// form too and reported as truncated, with the offset to continue from.
 /// A first row that alone does not fit is shown with its longest values
 /// cut (in both forms), so `next_offset` always moves on.
-pub fn query_result(result: QueryResult, offset: u64, max_text: usize) -> RenderedQuery {
+pub(super) fn query_result(result: QueryResult, offset: u64, max_text: usize) -> RenderedQuery {
     let QueryResult {
         columns,
         mut rows,

@@ -85,13 +85,13 @@ struct ExplainQueryArgs {
 
 /// Structured output of `list_schemas`.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SchemaList {
+pub(super) struct SchemaList {
     pub schemas: Vec<SchemaInfo>,
 }
 
 /// Structured output of `run_query` (documented here; built directly as JSON).
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct QueryOutput {
+pub(super) struct QueryOutput {
     /// Result columns in order, with database types.
     pub columns: Vec<ColumnInfo>,
     /// Rows as arrays, values in column order.
@@ -178,7 +178,7 @@ pub(super) fn objectify_schema(schema: Arc<JsonObject>) -> Arc<JsonObject> {
 }
 
 /// The tool list, built once at startup.
-pub fn definitions(info: BackendInfo, limits: &QueryConfig) -> Vec<Tool> {
+pub(super) fn definitions(info: BackendInfo, limits: &QueryConfig) -> Vec<Tool> {
     let dialect = info.dialect.name();
     let cap = limits.max_rows_cap;
     let text_kib = limits.max_text_bytes / 1024;
@@ -282,7 +282,7 @@ pub fn definitions(info: BackendInfo, limits: &QueryConfig) -> Vec<Tool> {
 }
 
 /// Why a tool call failed: a stable code for logs and a message for the model.
-pub struct ToolFailure {
+pub(super) struct ToolFailure {
     code: &'static str,
     message: String,
 }
@@ -298,7 +298,7 @@ impl ToolFailure {
 }
 
 /// A finished tool call plus what the call log needs.
-pub struct ToolOutcome {
+pub(super) struct ToolOutcome {
     pub result: CallToolResult,
     pub rows: u64,
     pub error_code: Option<&'static str>,
@@ -366,7 +366,7 @@ fn check_sql_length(tool: BuiltinTool, sql: &str, limits: &QueryConfig) -> Resul
 }
 
 /// Runs one built-in tool; every failure becomes a tool error the model can read.
-pub async fn call(
+pub(super) async fn call(
     tool: BuiltinTool,
     args: JsonObject,
     state: &ServerState,

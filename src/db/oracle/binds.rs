@@ -17,7 +17,7 @@ use crate::db::{DbError, Params, ReadOnlyQuery};
 /// is bound twice with the same value. Names match case-insensitively, as
 /// Oracle's do (an exact match wins). Missing values and parameters the query
 /// does not use are `InvalidParams`.
-pub fn bind_params(query: ReadOnlyQuery<'_>, params: &Params) -> Result<UserQuery, DbError> {
+pub(super) fn bind_params(query: ReadOnlyQuery<'_>, params: &Params) -> Result<UserQuery, DbError> {
     let sql = query.sql();
     let tokens = guard::tokenize(sql, query.dialect()).map_err(DbError::Rejected)?;
     let mut out = String::with_capacity(sql.len() + 8);

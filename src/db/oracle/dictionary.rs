@@ -239,7 +239,7 @@ async fn check_schema(
     )))
 }
 
-pub async fn list_schemas(
+pub(super) async fn list_schemas(
     exec: &dyn OracleExec,
     ctx: &CallContext,
 ) -> Result<Vec<SchemaInfo>, DbError> {
@@ -279,7 +279,7 @@ pub async fn list_schemas(
         .collect())
 }
 
-pub async fn list_tables(
+pub(super) async fn list_tables(
     exec: &dyn OracleExec,
     req: &TableListRequest,
     ctx: &CallContext,
@@ -306,7 +306,7 @@ pub async fn list_tables(
     })
 }
 
-pub async fn describe_table(
+pub(super) async fn describe_table(
     exec: &dyn OracleExec,
     schema: Option<&str>,
     table: &str,

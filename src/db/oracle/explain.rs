@@ -46,7 +46,7 @@ fn statement_id() -> String {
     )
 }
 
-pub async fn explain(
+pub(super) async fn explain(
     exec: &dyn OracleExec,
     query: ReadOnlyQuery<'_>,
     params: &Params,

@@ -24,7 +24,7 @@ use crate::db::{CallContext, DbError};
 /// Assumed lifetime when the token response has no `expires_in`.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 
-pub enum Credentials {
+pub(super) enum Credentials {
     Basic(HeaderValue),
     /// A token from elsewhere; the secret is read again after a 401 in
     /// case it was rotated (a file updated by a sidecar, say).
@@ -38,7 +38,7 @@ pub enum Credentials {
 /// Client-credentials tokens, cached until shortly before they expire.
 /// The async mutex makes refresh single-flight: concurrent callers queue on
 /// it and find the token the first one fetched.
-pub struct TokenSource {
+pub(super) struct TokenSource {
     client_id: String,
     client_secret: Secret,
     token_url: String,
@@ -67,7 +67,7 @@ fn secret_value(key: &str, s: &Secret) -> Result<String, DbError> {
 }
 
 impl Credentials {
-    pub fn new(
+    pub(super) fn new(
         auth: &OrdsAuth,
         default_token_url: String,
         skew: Duration,
@@ -105,7 +105,11 @@ impl Credentials {
     }
 
     /// The `Authorization` value to send now (fetching a token if needed).
-    pub async fn header(&self, http: &Http, ctx: &CallContext) -> Result<HeaderValue, DbError> {
+    pub(super) async fn header(
+        &self,
+        http: &Http,
+        ctx: &CallContext,
+    ) -> Result<HeaderValue, DbError> {
         match self {
             Credentials::Basic(h) => Ok(h.clone()),
             Credentials::Bearer { current, .. } => current
@@ -118,7 +122,7 @@ impl Credentials {
 
     /// After a 401 with `failed`: drops it and says whether a retry with
     /// fresh credentials is worth it (never for Basic).
-    pub async fn invalidate(&self, failed: &HeaderValue) -> bool {
+    pub(super) async fn invalidate(&self, failed: &HeaderValue) -> bool {
         match self {
             Credentials::Basic(_) => false,
             Credentials::Bearer { secret, current } => {
@@ -148,7 +152,7 @@ impl Credentials {
         }
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub(super) fn kind(&self) -> &'static str {
         match self {
             Credentials::Basic(_) => "basic",
             Credentials::Bearer { .. } => "bearer",
@@ -316,4 +320,4 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp {
 /// Carries our error through the oauth2 crate unchanged.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct TokenHttpError(DbError);
+pub(super) struct TokenHttpError(DbError);

@@ -15,7 +15,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// A response read in full (within `max_response_bytes`).
 #[derive(Debug)]
-pub struct RawResponse {
+pub(super) struct RawResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
@@ -23,7 +23,7 @@ pub struct RawResponse {
 
 impl RawResponse {
     /// HTML (an error page from a proxy, load balancer or login page).
-    pub fn is_html(&self) -> bool {
+    pub(super) fn is_html(&self) -> bool {
         let ct = self
             .headers
             .get(CONTENT_TYPE)
@@ -40,7 +40,7 @@ impl RawResponse {
 
     /// `message` (or `title`) of an ORDS JSON error document, clipped; never
     /// anything from an HTML body.
-    pub fn error_message(&self) -> Option<String> {
+    pub(super) fn error_message(&self) -> Option<String> {
         if self.is_html() {
             return None;
         }
@@ -53,14 +53,14 @@ impl RawResponse {
 }
 
 /// A server's text trimmed and clipped for an error message.
-pub fn clip(s: &str, max: usize) -> String {
+pub(super) fn clip(s: &str, max: usize) -> String {
     crate::db::text::clip(s.trim(), max)
 }
 
 /// The pooled client plus the retry and size policy (cheap to clone: the
 /// connection pool is shared).
 #[derive(Clone)]
-pub struct Http {
+pub(super) struct Http {
     client: Client,
     request_timeout: Duration,
     max_retries: u32,
@@ -75,7 +75,7 @@ impl Http {
     /// explicit or environment proxies, no redirects (ORDS answers
     /// directly; a redirect means a wrong URL or a login page), and SNI and
     /// `Host` always the configured host: nothing here overrides either.
-    pub fn new(cfg: &OrdsConfig, call_timeout: Duration) -> Result<Self, DbError> {
+    pub(super) fn new(cfg: &OrdsConfig, call_timeout: Duration) -> Result<Self, DbError> {
         let unavailable = |m: String| DbError::Unavailable(m);
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -142,7 +142,7 @@ impl Http {
     /// within the call's deadline — only when the request cannot have run
     /// (connection failed) or the gateway says so (502, 503, 504); every
     /// request we send is a read, so a retry cannot do anything twice.
-    pub async fn post(
+    pub(super) async fn post(
         &self,
         url: &str,
         content_type: &'static str,
@@ -157,7 +157,7 @@ impl Http {
 
     /// [`Http::post`], telling a response over `max_response_bytes` apart
     /// so a caller can ask for fewer rows instead of failing.
-    pub async fn post_capped(
+    pub(super) async fn post_capped(
         &self,
         url: &str,
         content_type: &'static str,
@@ -284,14 +284,14 @@ enum SendError {
 }
 
 /// Why a POST produced no response to read.
-pub enum PostError {
+pub(super) enum PostError {
     /// The body exceeded `database.ords.max_response_bytes` (the limit).
     TooLarge(usize),
     Db(DbError),
 }
 
 impl PostError {
-    pub fn into_db_error(self) -> DbError {
+    pub(super) fn into_db_error(self) -> DbError {
         match self {
             PostError::TooLarge(max) => too_large(max),
             PostError::Db(e) => e,
@@ -300,7 +300,7 @@ impl PostError {
 }
 
 /// The error for a response over the cap, naming the key that fired.
-pub fn too_large(max: usize) -> DbError {
+pub(super) fn too_large(max: usize) -> DbError {
     DbError::Unavailable(format!(
         "the ORDS response is larger than database.ords.max_response_bytes ({max} bytes); ask for fewer rows (max_rows) or fewer and narrower columns, or raise that limit"
     ))
@@ -344,7 +344,7 @@ impl SendError {
 /// The innermost cause ("Connection refused (os error 111)", "invalid peer
 /// certificate: UnknownIssuer"), which is what an operator needs; URLs and
 /// wrappers are left out.
-pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur: &(dyn std::error::Error + 'static) = e;
     while let Some(next) = cur.source() {
         cur = next;

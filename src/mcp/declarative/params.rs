@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 /// The value types a parameter can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamType {
+pub(super) enum ParamType {
     String,
     Integer,
     Number,
@@ -22,9 +22,10 @@ pub enum ParamType {
 }
 
 impl ParamType {
-    pub const NAMES: &'static str = "string, integer, number, boolean, date, timestamp, enum";
+    pub(super) const NAMES: &'static str =
+        "string, integer, number, boolean, date, timestamp, enum";
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(super) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "string" => Self::String,
             "integer" => Self::Integer,
@@ -37,7 +38,7 @@ impl ParamType {
         })
     }
 
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Self::String => "string",
             Self::Integer => "integer",
@@ -63,7 +64,7 @@ impl ParamType {
 
 /// Where a claim-bound parameter's value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClaimSource {
+pub(super) enum ClaimSource {
     /// The token's subject (`sub`).
     Subject,
     /// The OAuth client (`client_id`, `azp` or `appid`).
@@ -73,7 +74,7 @@ pub enum ClaimSource {
 }
 
 impl ClaimSource {
-    pub fn parse(s: &str) -> Self {
+    pub(super) fn parse(s: &str) -> Self {
         match s {
             "sub" => Self::Subject,
             "client_id" => Self::ClientId,
@@ -81,7 +82,7 @@ impl ClaimSource {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         match self {
             Self::Subject => "sub",
             Self::ClientId => "client_id",
@@ -92,7 +93,7 @@ impl ClaimSource {
 
 /// A lower or upper bound, in the canonical form of its type.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Bound {
+pub(super) enum Bound {
     Int(i64),
     Num(f64),
     /// Canonical date or timestamp text: these order correctly as strings.
@@ -100,7 +101,7 @@ pub enum Bound {
 }
 
 impl Bound {
-    pub fn of(v: &Value) -> Option<Self> {
+    pub(super) fn of(v: &Value) -> Option<Self> {
         match v {
             Value::Number(n) => n
                 .as_i64()
@@ -112,7 +113,7 @@ impl Bound {
     }
 
     /// Order of two bounds of one parameter (min against max).
-    pub fn order(&self, other: &Bound) -> Option<std::cmp::Ordering> {
+    pub(super) fn order(&self, other: &Bound) -> Option<std::cmp::Ordering> {
         match (self, other) {
             (Bound::Int(x), Bound::Int(y)) => Some(x.cmp(y)),
             (Bound::Text(x), Bound::Text(y)) => Some(x.cmp(y)),
@@ -169,7 +170,7 @@ impl Bound {
 
 /// A fully checked parameter, ready to validate call arguments.
 #[derive(Debug, Clone)]
-pub struct Param {
+pub(super) struct Param {
     pub name: String,
     pub ty: ParamType,
     pub description: Option<String>,
@@ -188,7 +189,7 @@ pub struct Param {
 }
 
 /// How a value is shown back in an error: short, and never a wall of text.
-pub fn show(v: &Value) -> String {
+pub(super) fn show(v: &Value) -> String {
     let kind = match v {
         Value::Null => return "null".into(),
         Value::Bool(_) => "boolean",
@@ -208,7 +209,7 @@ impl Param {
     /// Checks one value and returns what is bound (canonical dates and
     /// timestamps, integral floats as integers). The message names the
     /// constraint; the caller prefixes the parameter.
-    pub fn check(&self, v: &Value) -> Result<Value, String> {
+    pub(super) fn check(&self, v: &Value) -> Result<Value, String> {
         let value = self.coerce(v)?;
         if let Some(allowed) = &self.allowed
             && !allowed.contains(&value)
@@ -309,7 +310,7 @@ impl Param {
     }
 
     /// This parameter's entry in the tool's input schema.
-    pub fn schema(&self) -> Value {
+    pub(super) fn schema(&self) -> Value {
         let mut s = Map::new();
         let (ty, format) = match self.ty {
             ParamType::String | ParamType::Enum => ("string", None),
@@ -380,7 +381,7 @@ impl Param {
 
 /// Converts a TOML value from a tool file into the JSON value a call would
 /// send, so defaults, bounds and enum values go through the same check.
-pub fn from_toml(ty: ParamType, v: &toml::Value) -> Result<Value, String> {
+pub(super) fn from_toml(ty: ParamType, v: &toml::Value) -> Result<Value, String> {
     Ok(match v {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => Value::from(*i),
@@ -402,7 +403,7 @@ pub fn from_toml(ty: ParamType, v: &toml::Value) -> Result<Value, String> {
 }
 
 /// Which constraint keys apply to which types, for load-time errors.
-pub fn constraint_applies(ty: ParamType, key: &str) -> Result<(), String> {
+pub(super) fn constraint_applies(ty: ParamType, key: &str) -> Result<(), String> {
     let ok = match key {
         "min" | "max" => ty.ordered(),
         "min_length" | "max_length" | "pattern" => ty.textual(),
@@ -426,7 +427,7 @@ pub fn constraint_applies(ty: ParamType, key: &str) -> Result<(), String> {
 }
 
 /// A calendar date written exactly `YYYY-MM-DD`.
-pub fn parse_date(s: &str) -> Option<String> {
+pub(super) fn parse_date(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let shape = b.len() == 10
         && b[4] == b'-'
@@ -444,7 +445,7 @@ pub fn parse_date(s: &str) -> Option<String> {
 
 /// ISO 8601 / RFC 3339 date-time: `T` or space, seconds and fraction
 /// optional, `Z` or `±HH:MM` optional. The result is UTC without offset.
-pub fn parse_timestamp(s: &str) -> Option<String> {
+pub(super) fn parse_timestamp(s: &str) -> Option<String> {
     let s = s.trim();
     if !s.is_ascii() || s.len() < 16 {
         return None;
@@ -555,9 +556,21 @@ mod tests {
         p.max = Some(Bound::Int(10));
         assert_eq!(p.check(&json!(3)), Ok(json!(3)));
         assert_eq!(p.check(&json!(3.0)), Ok(json!(3)));
-        assert!(p.check(&json!(0)).unwrap_err().contains("at least 1"));
-        assert!(p.check(&json!(11)).unwrap_err().contains("at most 10"));
-        assert!(p.check(&json!("3")).unwrap_err().contains("an integer"));
+        assert!(
+            p.check(&json!(0))
+                .expect_err("must be refused")
+                .contains("at least 1")
+        );
+        assert!(
+            p.check(&json!(11))
+                .expect_err("must be refused")
+                .contains("at most 10")
+        );
+        assert!(
+            p.check(&json!("3"))
+                .expect_err("must be refused")
+                .contains("an integer")
+        );
         assert!(p.check(&json!(2.5)).is_err());
 
         let mut s = param(ParamType::String);
@@ -565,12 +578,12 @@ mod tests {
         s.pattern = Some(Regex::new("^[A-Z]+$").expect("re"));
         assert!(
             s.check(&json!("ABCD"))
-                .unwrap_err()
+                .expect_err("must be refused")
                 .contains("at most 3 characters")
         );
         assert!(
             s.check(&json!("ab"))
-                .unwrap_err()
+                .expect_err("must be refused")
                 .contains("pattern ^[A-Z]+$")
         );
         assert_eq!(s.check(&json!("AB")), Ok(json!("AB")));
@@ -579,7 +592,7 @@ mod tests {
         d.min = Some(Bound::Text("2022-01-01".into()));
         assert!(
             d.check(&json!("2021-12-31"))
-                .unwrap_err()
+                .expect_err("must be refused")
                 .contains("at least 2022-01-01")
         );
         assert_eq!(d.check(&json!("2022-01-01")), Ok(json!("2022-01-01")));
@@ -588,7 +601,7 @@ mod tests {
         e.allowed = Some(vec![json!("a"), json!("b")]);
         assert!(
             e.check(&json!("c"))
-                .unwrap_err()
+                .expect_err("must be refused")
                 .contains("one of \"a\", \"b\"")
         );
     }

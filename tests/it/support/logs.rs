@@ -38,15 +38,15 @@ fn handle() -> &'static Handle {
 }
 
 /// Installs the subscriber (idempotent); servers call it before starting.
-pub fn install() {
+pub(crate) fn install() {
     handle();
 }
 
 /// While held, the log is captured at `trace`.
-pub struct Capture(());
+pub(crate) struct Capture(());
 
 /// Starts capturing (until the returned guard is dropped).
-pub fn capture() -> Capture {
+pub(crate) fn capture() -> Capture {
     let handle = handle();
     if CAPTURES.fetch_add(1, Ordering::SeqCst) == 0 {
         let _ = handle.reload(EnvFilter::new("trace"));
@@ -63,7 +63,7 @@ impl Drop for Capture {
 }
 
 /// Everything captured so far, from every test of the binary.
-pub fn text() -> String {
+pub(crate) fn text() -> String {
     String::from_utf8_lossy(&BUFFER.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
 }
 

@@ -2,8 +2,8 @@
 //! by rmcp's own client over Streamable HTTP.
 #![allow(dead_code)]
 
-pub mod logs;
-pub mod ords_double;
+pub(crate) mod logs;
+pub(crate) mod ords_double;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// One demo database per test binary, built once and only ever read.
-pub fn demo_db() -> PathBuf {
+pub(crate) fn demo_db() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir").keep();
@@ -33,7 +33,7 @@ pub fn demo_db() -> PathBuf {
     .clone()
 }
 
-pub fn test_config(mode: SessionMode) -> Config {
+pub(crate) fn test_config(mode: SessionMode) -> Config {
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".into();
     config.server.session_mode = mode;
@@ -42,7 +42,7 @@ pub fn test_config(mode: SessionMode) -> Config {
     config
 }
 
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub addr: SocketAddr,
     pub url: String,
     pub state: Arc<ServerState>,
@@ -55,17 +55,17 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    pub async fn start(mode: SessionMode) -> Self {
+    pub(crate) async fn start(mode: SessionMode) -> Self {
         Self::start_with(test_config(mode)).await
     }
 
-    pub async fn start_with(config: Config) -> Self {
+    pub(crate) async fn start_with(config: Config) -> Self {
         Self::start_inner(config, false).await
     }
 
     /// Like `start_with`, plus the tools directory and built-in selection of
     /// `config.tools`, loaded the way `adb-mcp serve` does.
-    pub async fn start_with_tools(config: Config) -> Self {
+    pub(crate) async fn start_with_tools(config: Config) -> Self {
         Self::start_inner(config, true).await
     }
 
@@ -100,19 +100,19 @@ impl TestServer {
         }
     }
 
-    pub async fn client(&self) -> RunningService<RoleClient, ()> {
+    pub(crate) async fn client(&self) -> RunningService<RoleClient, ()> {
         let transport = StreamableHttpClientTransport::from_uri(self.url.clone());
         ().serve(transport).await.expect("initialize")
     }
 
     /// Signals shutdown and returns the server's result once it has stopped.
-    pub fn begin_shutdown(&mut self) {
+    pub(crate) fn begin_shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
     }
 
-    pub async fn stopped(&mut self) -> Result<(), AppError> {
+    pub(crate) async fn stopped(&mut self) -> Result<(), AppError> {
         self.begin_shutdown();
         match self.handle.take() {
             Some(h) => h.await.expect("server task"),
@@ -127,14 +127,14 @@ impl Drop for TestServer {
     }
 }
 
-pub fn args(v: Value) -> JsonObject {
+pub(crate) fn args(v: Value) -> JsonObject {
     match v {
         Value::Object(m) => m,
         other => panic!("arguments must be an object, got {other}"),
     }
 }
 
-pub async fn call(
+pub(crate) async fn call(
     client: &RunningService<RoleClient, ()>,
     tool: &str,
     arguments: Value,
@@ -145,7 +145,7 @@ pub async fn call(
         .unwrap_or_else(|e| panic!("{tool} call failed at protocol level: {e}"))
 }
 
-pub fn text_of(r: &CallToolResult) -> String {
+pub(crate) fn text_of(r: &CallToolResult) -> String {
     r.content
         .iter()
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
@@ -153,15 +153,15 @@ pub fn text_of(r: &CallToolResult) -> String {
         .join("\n")
 }
 
-pub fn is_error(r: &CallToolResult) -> bool {
+pub(crate) fn is_error(r: &CallToolResult) -> bool {
     r.is_error == Some(true)
 }
 
-pub fn structured(r: &CallToolResult) -> &Value {
+pub(crate) fn structured(r: &CallToolResult) -> &Value {
     r.structured_content
         .as_ref()
         .unwrap_or_else(|| panic!("no structuredContent in {r:?}"))
 }
 
 /// A query that runs for a long time on SQLite (counts to a billion).
-pub const SLOW_QUERY: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) AS n FROM c";
+pub(crate) const SLOW_QUERY: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) AS n FROM c";

@@ -63,7 +63,7 @@
 #![allow(dead_code)]
 
 mod privileges;
-pub use privileges::Grants;
+pub(crate) use privileges::Grants;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -88,17 +88,17 @@ use tokio::task::JoinHandle;
 mod script;
 use script::{Tok, UnitKind};
 
-pub const ALIAS: &str = "demo";
-pub const DB_USER: &str = "DEMO";
-pub const DB_PASSWORD: &str = "demo-password-not-secret";
-pub const CLIENT_ID: &str = "adb-mcp-client";
-pub const CLIENT_SECRET: &str = "client-secret-not-secret";
+pub(crate) const ALIAS: &str = "demo";
+pub(crate) const DB_USER: &str = "DEMO";
+pub(crate) const DB_PASSWORD: &str = "demo-password-not-secret";
+pub(crate) const CLIENT_ID: &str = "adb-mcp-client";
+pub(crate) const CLIENT_SECRET: &str = "client-secret-not-secret";
 /// ORDS's documented default page size when a request gives no `limit`.
 const DEFAULT_LIMIT: usize = 10_000;
 
 /// One request as the double saw it.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -107,7 +107,7 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -116,7 +116,7 @@ impl Recorded {
 }
 
 #[derive(Debug, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// Answer the next `_/sql` request with 401 (a token ORDS forgot).
     pub unauthorized_once: bool,
     /// Answer the next n `_/sql` requests with this status (e.g. 503).
@@ -131,7 +131,7 @@ pub struct Faults {
     pub canned: Option<String>,
 }
 
-pub struct DoubleState {
+pub(crate) struct DoubleState {
     db: Mutex<Connection>,
     pub faults: Mutex<Faults>,
     log: Mutex<Vec<Recorded>>,
@@ -152,11 +152,11 @@ pub struct DoubleState {
 }
 
 impl DoubleState {
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn sql_bodies(&self) -> Vec<Value> {
+    pub(crate) fn sql_bodies(&self) -> Vec<Value> {
         self.requests()
             .iter()
             .filter(|r| r.path.ends_with("/_/sql"))
@@ -166,7 +166,7 @@ impl DoubleState {
 
     /// Every statement, block and command ORDS's script engine would have
     /// run, in order, across all requests.
-    pub fn executed(&self) -> Vec<String> {
+    pub(crate) fn executed(&self) -> Vec<String> {
         self.executed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -175,7 +175,7 @@ impl DoubleState {
 
     /// The SQL the database would have parsed inside adb-mcp's fixed
     /// blocks (the wrapped query, EXPLAIN PLAN, the plan read, ROLLBACK).
-    pub fn dynamic_sql(&self) -> Vec<String> {
+    pub(crate) fn dynamic_sql(&self) -> Vec<String> {
         self.dynamic
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -196,12 +196,12 @@ impl DoubleState {
             .push(text.to_owned());
     }
 
-    pub fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+    pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Every token issued so far stops working (as after a key rotation).
-    pub fn expire_all_tokens(&self) {
+    pub(crate) fn expire_all_tokens(&self) {
         let mut t = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         let past = Instant::now()
             .checked_sub(Duration::from_secs(1))
@@ -238,7 +238,7 @@ impl DoubleState {
 #[derive(Clone)]
 struct Sni(Option<String>);
 
-pub struct OrdsDouble {
+pub(crate) struct OrdsDouble {
     /// `http://127.0.0.1:port` or `https://ords.test:port`.
     pub base_url: String,
     pub addr: SocketAddr,
@@ -253,13 +253,13 @@ impl Drop for OrdsDouble {
 }
 
 /// TLS material for the HTTPS listener: a test CA and a leaf for `host`.
-pub struct TestPki {
+pub(crate) struct TestPki {
     pub ca_pem: String,
     pub server: Arc<tokio_rustls::rustls::ServerConfig>,
 }
 
 impl TestPki {
-    pub fn new(host: &str) -> Self {
+    pub(crate) fn new(host: &str) -> Self {
         use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
         let ca_key = KeyPair::generate().expect("ca key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
@@ -292,7 +292,7 @@ impl TestPki {
 
 impl OrdsDouble {
     /// Plain HTTP on 127.0.0.1 (the backend needs `allow_insecure_http`).
-    pub async fn start(demo_db: &Path) -> Self {
+    pub(crate) async fn start(demo_db: &Path) -> Self {
         let state = new_state(demo_db);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -313,7 +313,7 @@ impl OrdsDouble {
     /// HTTPS on 127.0.0.1 with a certificate for `host` from `pki`'s CA;
     /// `base_url` names `host`, which only a proxy (or a resolver) maps
     /// back to 127.0.0.1.
-    pub async fn start_tls(demo_db: &Path, pki: &TestPki, host: &str) -> Self {
+    pub(crate) async fn start_tls(demo_db: &Path, pki: &TestPki, host: &str) -> Self {
         let state = new_state(demo_db);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -1184,11 +1184,11 @@ fn run_explain_block(
 }
 
 /// What the proxy saw: request line and `Proxy-Authorization`, per connection.
-pub type ProxyLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
+pub(crate) type ProxyLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
 /// A tiny HTTP CONNECT proxy on 127.0.0.1 that tunnels every target to
 /// `upstream` and records each request line and `Proxy-Authorization`.
-pub struct ConnectProxy {
+pub(crate) struct ConnectProxy {
     pub url: String,
     pub seen: ProxyLog,
     handle: JoinHandle<()>,
@@ -1201,7 +1201,7 @@ impl Drop for ConnectProxy {
 }
 
 impl ConnectProxy {
-    pub async fn start(upstream: SocketAddr) -> Self {
+    pub(crate) async fn start(upstream: SocketAddr) -> Self {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -19,11 +19,11 @@ use rusqlite::{Connection, params};
 use super::{DB_USER, DoubleState};
 
 /// A host ACE: (host, lower port, upper port, principal, privilege, granted).
-pub type Ace = (String, Option<i64>, Option<i64>, String, String, bool);
+pub(crate) type Ace = (String, Option<i64>, Option<i64>, String, String, bool);
 
 /// What a DBA granted, for the double to derive the user's views from.
 #[derive(Debug, Clone, Default)]
-pub struct Grants {
+pub(crate) struct Grants {
     /// (grantee, privilege, admin option).
     pub sys: Vec<(String, String, bool)>,
     /// (grantee, role, default role).
@@ -55,7 +55,7 @@ impl Grants {
     /// harmless defaults (INHERIT PRIVILEGES on the user to PUBLIC, DML on
     /// the session-private SYS.PLAN_TABLE$ to PUBLIC, EXECUTE on
     /// DBMS_OUTPUT) that the check must not report.
-    pub fn least_privilege() -> Self {
+    pub(crate) fn least_privilege() -> Self {
         Self {
             sys: vec![(s(DB_USER), s("CREATE SESSION"), false)],
             roles: vec![(s(DB_USER), s("READERS"), true)],
@@ -109,17 +109,17 @@ impl Grants {
         }
     }
 
-    pub fn sys(mut self, grantee: &str, privilege: &str) -> Self {
+    pub(crate) fn sys(mut self, grantee: &str, privilege: &str) -> Self {
         self.sys.push((s(grantee), s(privilege), false));
         self
     }
 
-    pub fn role(mut self, grantee: &str, role: &str, default: bool) -> Self {
+    pub(crate) fn role(mut self, grantee: &str, role: &str, default: bool) -> Self {
         self.roles.push((s(grantee), s(role), default));
         self
     }
 
-    pub fn object(
+    pub(crate) fn object(
         mut self,
         grantee: &str,
         privilege: &str,
@@ -132,7 +132,7 @@ impl Grants {
         self
     }
 
-    pub fn column(
+    pub(crate) fn column(
         mut self,
         grantee: &str,
         privilege: &str,
@@ -145,23 +145,29 @@ impl Grants {
         self
     }
 
-    pub fn ace(mut self, host: &str, port: Option<i64>, principal: &str, privilege: &str) -> Self {
+    pub(crate) fn ace(
+        mut self,
+        host: &str,
+        port: Option<i64>,
+        principal: &str,
+        privilege: &str,
+    ) -> Self {
         self.aces
             .push((s(host), port, port, s(principal), s(privilege), true));
         self
     }
 
-    pub fn link(mut self, owner: &str, name: &str, host: &str) -> Self {
+    pub(crate) fn link(mut self, owner: &str, name: &str, host: &str) -> Self {
         self.links.push((s(owner), s(name), s(host)));
         self
     }
 
-    pub fn owns(mut self, name: &str, kind: &str) -> Self {
+    pub(crate) fn owns(mut self, name: &str, kind: &str) -> Self {
         self.owned.push((s(name), s(kind)));
         self
     }
 
-    pub fn hide(mut self, view: &str) -> Self {
+    pub(crate) fn hide(mut self, view: &str) -> Self {
         self.hidden.push(view.to_ascii_lowercase());
         self
     }
@@ -169,7 +175,7 @@ impl Grants {
 
 impl DoubleState {
     /// Replaces what the double's dictionary says about privileges.
-    pub fn set_grants(&self, grants: &Grants) {
+    pub(crate) fn set_grants(&self, grants: &Grants) {
         let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
         install(&conn, grants).expect("privilege views");
     }
@@ -305,7 +311,7 @@ fn yes(b: bool) -> &'static str {
 }
 
 /// (Re)creates the privilege tables and views from `g`.
-pub fn install(conn: &Connection, g: &Grants) -> rusqlite::Result<()> {
+pub(crate) fn install(conn: &Connection, g: &Grants) -> rusqlite::Result<()> {
     let all = VIEWS.iter().chain(DBA_VIEWS).chain(SCHEMA_VIEWS);
     for (name, _) in all.clone() {
         conn.execute_batch(&format!("DROP VIEW IF EXISTS temp.{name};"))?;

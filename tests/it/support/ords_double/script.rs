@@ -30,7 +30,7 @@ use std::collections::HashMap;
 
 /// What the engine made of a piece of the script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnitKind {
+pub(crate) enum UnitKind {
     Sql,
     Plsql,
     Command,
@@ -38,7 +38,7 @@ pub enum UnitKind {
 
 /// One statement or command the engine would run.
 #[derive(Debug, Clone)]
-pub struct Unit {
+pub(crate) struct Unit {
     pub kind: UnitKind,
     pub text: String,
     /// 1-based line where it starts.
@@ -315,7 +315,7 @@ impl Scanner {
 }
 
 /// Splits a script into the units ORDS's engine would run, in order.
-pub fn split(script: &str) -> Vec<Unit> {
+pub(crate) fn split(script: &str) -> Vec<Unit> {
     let mut defines = Defines {
         prefix: Some('&'),
         vars: HashMap::new(),
@@ -480,7 +480,7 @@ pub fn split(script: &str) -> Vec<Unit> {
 
 /// A token of Oracle text (comments and whitespace dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tok {
+pub(crate) enum Tok {
     Word(String),
     Literal,
     Quoted,
@@ -490,14 +490,14 @@ pub enum Tok {
 }
 
 /// A token with its byte range.
-pub type Spanned = (Tok, usize, usize);
+pub(crate) type Spanned = (Tok, usize, usize);
 /// An Oracle error: code and message.
-pub type OraError = (i64, String);
+pub(crate) type OraError = (i64, String);
 
 /// Lexes Oracle SQL text: literals (`'…'` with `''`, `N'…'`, `q'[…]'`),
 /// quoted names, `--` and `/* */` comments, `:name` placeholders. Returns
 /// each token with its byte range; unterminated text is Oracle's error.
-pub fn lex(text: &str) -> Result<Vec<Spanned>, OraError> {
+pub(crate) fn lex(text: &str) -> Result<Vec<Spanned>, OraError> {
     let b: Vec<(usize, char)> = text.char_indices().collect();
     let end_of = |i: usize| b.get(i).map_or(text.len(), |x| x.0);
     let mut out = Vec::new();
