@@ -36,7 +36,7 @@
 //!
 //! Bounds: `GUARD_FUZZ_CASES`, `GUARD_FUZZ_SECS`, `GUARD_FUZZ_SEED` (hex or
 //! decimal). The bounded run is a normal test; `guard_fuzz_long` is ignored:
-//! `cargo test --test guard_fuzz guard_fuzz_long -- --ignored --nocapture`.
+//! `cargo test --release --test it guard_fuzz_long -- --ignored --nocapture`.
 
 // SQLite's own tokenizer and prepare are the oracle, reached through its C
 // API (rusqlite exposes no tokenizer): the one place `unsafe` is allowed.
@@ -1298,7 +1298,7 @@ fn guard_agrees_with_sqlite_bounded() {
 
 /// The long run (minutes to hours): set GUARD_FUZZ_CASES / GUARD_FUZZ_SECS.
 #[test]
-#[ignore = "long fuzz run; cargo test --test guard_fuzz guard_fuzz_long -- --ignored --nocapture"]
+#[ignore = "long fuzz run; cargo test --release --test it guard_fuzz_long -- --ignored --nocapture"]
 fn guard_fuzz_long() {
     let report = run(u64::MAX, 3600);
     let text = report.render();
