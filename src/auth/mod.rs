@@ -191,7 +191,8 @@ impl Authenticator {
             let mut resolved = p.resolve().map_err(|(k, m)| fail(format!("{k}: {m}")))?;
             let discovery = match &resolved.discovery_url {
                 Some(url) => {
-                    check_idp_url(url, config.allow_insecure_http).map_err(&fail)?;
+                    check_idp_url(url, config.allow_insecure_http)
+                        .map_err(|e| fail(e.to_string()))?;
                     let d = Discovery::fetch(url.clone(), client.clone())
                         .await
                         .map_err(|e| fail(e.to_string()))?;
@@ -220,7 +221,7 @@ impl Authenticator {
                     .jwks_uri
                     .clone()
                     .ok_or_else(|| fail("no jwks_uri configured or discovered".into()))?;
-                check_idp_url(&url, config.allow_insecure_http).map_err(&fail)?;
+                check_idp_url(&url, config.allow_insecure_http).map_err(|e| fail(e.to_string()))?;
                 let keys = KeySet::remote(
                     url,
                     client.clone(),

@@ -245,11 +245,28 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Why a configured URL (identity provider, ORDS) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("`{url}` is not a URL: {reason}")]
+    Malformed { url: String, reason: String },
+    #[error("`{0}` is not an http(s) URL")]
+    NotHttp(String),
+    #[error("`{url}`: unsupported scheme {scheme}")]
+    Scheme { url: String, scheme: String },
+    #[error("`{0}` has no host")]
+    NoHost(String),
+    #[error("`{url}` must {hint}")]
+    Insecure { url: String, hint: &'static str },
+    #[error("`{0}` must not have a query, fragment or user name")]
+    Extras(String),
+}
+
 /// Checks an IdP URL: https, or http to loopback when explicitly allowed.
-pub fn check_idp_url(url: &str, allow_insecure_http: bool) -> Result<(), String> {
+pub fn check_idp_url(url: &str, allow_insecure_http: bool) -> Result<(), UrlError> {
     if let Some(rest) = url.strip_prefix("https://") {
         return if rest.is_empty() {
-            Err(format!("`{url}` has no host"))
+            Err(UrlError::NoHost(url.to_owned()))
         } else {
             Ok(())
         };
@@ -260,11 +277,12 @@ pub fn check_idp_url(url: &str, allow_insecure_http: bool) -> Result<(), String>
         if allow_insecure_http && loopback {
             return Ok(());
         }
-        return Err(format!(
-            "`{url}` must use https:// (http:// is only accepted for loopback hosts with auth.allow_insecure_http = true)"
-        ));
+        return Err(UrlError::Insecure {
+            url: url.to_owned(),
+            hint: "use https:// (http:// is only accepted for loopback hosts with auth.allow_insecure_http = true)",
+        });
     }
-    Err(format!("`{url}` is not an http(s) URL"))
+    Err(UrlError::NotHttp(url.to_owned()))
 }
 
 /// The host part of `host[:port][/path]` (IPv6 literals keep their brackets).
@@ -281,17 +299,28 @@ pub fn authority_host(rest: &str) -> &str {
 
 /// Parses an algorithm name from config, refusing `none` and HMAC: tokens
 /// are verified only with keys the identity provider publishes.
-pub fn parse_algorithm(name: &str) -> Result<jsonwebtoken::Algorithm, String> {
+pub fn parse_algorithm(name: &str) -> Result<jsonwebtoken::Algorithm, AlgorithmError> {
     use jsonwebtoken::Algorithm;
     let alg: Algorithm = name
         .parse()
-        .map_err(|_| format!("unknown algorithm `{name}`"))?;
+        .map_err(|_| AlgorithmError::Unknown(name.to_owned()))?;
     match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Err(format!(
-            "`{name}` is an HMAC algorithm; only asymmetric algorithms can be verified with published keys"
-        )),
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            Err(AlgorithmError::Symmetric(name.to_owned()))
+        }
         other => Ok(other),
     }
+}
+
+/// Why an entry of `auth.providers[].algorithms` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlgorithmError {
+    #[error("unknown algorithm `{0}`")]
+    Unknown(String),
+    #[error(
+        "`{0}` is an HMAC algorithm; only asymmetric algorithms can be verified with published keys"
+    )]
+    Symmetric(String),
 }
 
 #[cfg(test)]

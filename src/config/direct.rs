@@ -112,7 +112,7 @@ impl DirectConfig {
             .dsn
             .as_deref()
             .ok_or_else(|| required("dsn", "a tnsnames.ora alias such as \"mydb_low\""))?;
-        check_dsn(dsn).map_err(|m| FieldError::new("dsn", m))?;
+        check_dsn(dsn).map_err(|e| FieldError::new("dsn", e.to_string()))?;
         match &self.wallet_dir {
             None if dsn_kind(dsn) == DsnKind::Alias => {
                 return Err(required(
@@ -163,24 +163,41 @@ impl DirectConfig {
     }
 }
 
+/// Why `database.direct.dsn` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DsnError {
+    #[error("must not be empty")]
+    Empty,
+    #[error(
+        "`{0}`: Easy Connect parameters (`?…`) are silently ignored by the driver \
+         (oracledb 26.0.0-beta.5), so settings such as retry_count or wallet_location would not apply; \
+         use the tnsnames.ora alias from the wallet (e.g. \"mydb_low\") or a full (DESCRIPTION=…) descriptor"
+    )]
+    EasyConnectParameters(String),
+    #[error("`{0}` is not an Easy Connect string (no spaces allowed): host[:port]/service")]
+    EasyConnectSpaces(String),
+    #[error("`{0}` is not a tnsnames.ora alias (no spaces allowed)")]
+    AliasSpaces(String),
+    #[error("the connect descriptor has unbalanced parentheses")]
+    Unbalanced,
+}
+
 /// Rejects DSNs the driver would misread silently.
-fn check_dsn(dsn: &str) -> Result<(), String> {
+fn check_dsn(dsn: &str) -> Result<(), DsnError> {
     let trimmed = dsn.trim();
     if trimmed.is_empty() {
-        return Err("must not be empty".into());
+        return Err(DsnError::Empty);
     }
     match dsn_kind(trimmed) {
-        DsnKind::EasyConnect if trimmed.contains('?') => Err(format!(
-            "`{trimmed}`: Easy Connect parameters (`?…`) are silently ignored by the driver \
-             (oracledb 26.0.0-beta.5), so settings such as retry_count or wallet_location would not apply; \
-             use the tnsnames.ora alias from the wallet (e.g. \"mydb_low\") or a full (DESCRIPTION=…) descriptor"
-        )),
-        DsnKind::EasyConnect if trimmed.contains(char::is_whitespace) => Err(format!(
-            "`{trimmed}` is not an Easy Connect string (no spaces allowed): host[:port]/service"
-        )),
-        DsnKind::Alias if trimmed.contains(char::is_whitespace) => Err(format!(
-            "`{trimmed}` is not a tnsnames.ora alias (no spaces allowed)"
-        )),
+        DsnKind::EasyConnect if trimmed.contains('?') => {
+            Err(DsnError::EasyConnectParameters(trimmed.to_owned()))
+        }
+        DsnKind::EasyConnect if trimmed.contains(char::is_whitespace) => {
+            Err(DsnError::EasyConnectSpaces(trimmed.to_owned()))
+        }
+        DsnKind::Alias if trimmed.contains(char::is_whitespace) => {
+            Err(DsnError::AliasSpaces(trimmed.to_owned()))
+        }
         DsnKind::Descriptor => {
             let mut depth: i64 = 0;
             for c in trimmed.chars() {
@@ -196,7 +213,7 @@ fn check_dsn(dsn: &str) -> Result<(), String> {
             if depth == 0 {
                 Ok(())
             } else {
-                Err("the connect descriptor has unbalanced parentheses".into())
+                Err(DsnError::Unbalanced)
             }
         }
         _ => Ok(()),

@@ -593,11 +593,11 @@ impl Config {
             ] {
                 if let Some(url) = url {
                     auth::check_idp_url(url, a.allow_insecure_http)
-                        .map_err(|m| fail(&key(k), m))?;
+                        .map_err(|e| fail(&key(k), e.to_string()))?;
                 }
             }
             for alg in &p.algorithms {
-                auth::parse_algorithm(alg).map_err(|m| fail(&key("algorithms"), m))?;
+                auth::parse_algorithm(alg).map_err(|e| fail(&key("algorithms"), e.to_string()))?;
             }
             if p.algorithms.is_empty() {
                 return Err(fail(

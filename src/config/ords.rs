@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::auth::UrlError;
 use super::{FieldError, Secret};
 
 /// ORDS base URL, schema alias and how we authenticate to ORDS.
@@ -139,7 +140,8 @@ impl OrdsConfig {
                 "required with database.backend = \"ords\": the ORDS origin, e.g. https://<id>-<db>.adb.<region>.oraclecloudapps.com",
             )
         })?;
-        check_url(base, self.allow_insecure_http).map_err(|m| FieldError::new("base_url", m))?;
+        check_url(base, self.allow_insecure_http)
+            .map_err(|e| FieldError::new("base_url", e.to_string()))?;
         if base.trim_end_matches('/').ends_with("/ords") {
             return Err(FieldError::new(
                 "base_url",
@@ -215,7 +217,7 @@ impl OrdsConfig {
                 resolve("auth.client_secret", client_secret)?;
                 if let Some(url) = token_url {
                     check_url(url, self.allow_insecure_http)
-                        .map_err(|m| FieldError::new("auth.token_url", m))?;
+                        .map_err(|e| FieldError::new("auth.token_url", e.to_string()))?;
                 }
             }
             Some(OrdsAuth::Bearer { token }) => resolve("auth.token", token)?,
@@ -312,25 +314,32 @@ fn resolve(key: &str, secret: &Secret) -> Result<(), FieldError> {
 }
 
 /// `https://` always; `http://` only for loopback hosts with `allow_insecure_http`.
-fn check_url(raw: &str, allow_insecure_http: bool) -> Result<(), String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+fn check_url(raw: &str, allow_insecure_http: bool) -> Result<(), UrlError> {
+    let url = url::Url::parse(raw).map_err(|e| UrlError::Malformed {
+        url: raw.to_owned(),
+        reason: e.to_string(),
+    })?;
     let host = url
         .host_str()
-        .ok_or_else(|| format!("`{raw}` has no host"))?;
+        .ok_or_else(|| UrlError::NoHost(raw.to_owned()))?;
     match url.scheme() {
         "https" => {}
         "http" if allow_insecure_http && super::auth::is_loopback_host(host) => {}
         "http" => {
-            return Err(format!(
-                "`{raw}` must be https:// (http:// only for a loopback host with allow_insecure_http = true)"
-            ));
+            return Err(UrlError::Insecure {
+                url: raw.to_owned(),
+                hint: "be https:// (http:// only for a loopback host with allow_insecure_http = true)",
+            });
         }
-        other => return Err(format!("`{raw}`: unsupported scheme {other}")),
+        other => {
+            return Err(UrlError::Scheme {
+                url: raw.to_owned(),
+                scheme: other.to_owned(),
+            });
+        }
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!(
-            "`{raw}` must not have a query, fragment or user name"
-        ));
+        return Err(UrlError::Extras(raw.to_owned()));
     }
     Ok(())
 }

@@ -280,8 +280,9 @@ pub fn prepare(cfg: &DirectConfig) -> Result<Prepared, PreflightError> {
         }
         DsnKind::Descriptor => {
             let descriptor = one_line(dsn);
-            let target = Target::from_descriptor(&descriptor)
-                .map_err(|m| PreflightError::Dsn { message: m })?;
+            let target = Target::from_descriptor(&descriptor).map_err(|e| PreflightError::Dsn {
+                message: e.to_string(),
+            })?;
             ("connect descriptor".to_owned(), descriptor, target)
         }
         DsnKind::EasyConnect => {
@@ -297,8 +298,9 @@ pub fn prepare(cfg: &DirectConfig) -> Result<Prepared, PreflightError> {
                     message: format!("`{dsn}` is not a valid Easy Connect string: {e}"),
                 })?
                 .get_connect_descriptor();
-            let target = Target::from_descriptor(&expanded)
-                .map_err(|m| PreflightError::Dsn { message: m })?;
+            let target = Target::from_descriptor(&expanded).map_err(|e| PreflightError::Dsn {
+                message: e.to_string(),
+            })?;
             (format!("Easy Connect `{dsn}`"), dsn.to_owned(), target)
         }
     };
@@ -803,7 +805,13 @@ impl Node {
 }
 
 /// Parses a connect descriptor into its top-level nodes.
-pub fn parse_descriptor(text: &str) -> Result<Vec<Node>, String> {
+/// Why a connect descriptor cannot be read; the message gives the position
+/// or the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DescriptorError(String);
+
+pub fn parse_descriptor(text: &str) -> Result<Vec<Node>, DescriptorError> {
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     let mut nodes = Vec::new();
@@ -815,7 +823,7 @@ pub fn parse_descriptor(text: &str) -> Result<Vec<Node>, String> {
         nodes.push(parse_node(&chars, &mut i)?);
     }
     if nodes.is_empty() {
-        return Err("the connect descriptor is empty".into());
+        return Err(DescriptorError("the connect descriptor is empty".into()));
     }
     Ok(nodes)
 }
@@ -826,9 +834,12 @@ fn skip_ws(chars: &[char], i: &mut usize) {
     }
 }
 
-fn parse_node(chars: &[char], i: &mut usize) -> Result<Node, String> {
+fn parse_node(chars: &[char], i: &mut usize) -> Result<Node, DescriptorError> {
     if chars.get(*i) != Some(&'(') {
-        return Err(format!("expected `(` at position {}", *i + 1));
+        return Err(DescriptorError(format!(
+            "expected `(` at position {}",
+            *i + 1
+        )));
     }
     *i += 1;
     let key_start = *i;
@@ -836,12 +847,18 @@ fn parse_node(chars: &[char], i: &mut usize) -> Result<Node, String> {
         *i += 1;
     }
     if chars.get(*i) != Some(&'=') {
-        return Err(format!("expected `KEY=` at position {}", key_start + 1));
+        return Err(DescriptorError(format!(
+            "expected `KEY=` at position {}",
+            key_start + 1
+        )));
     }
     let key: String = chars[key_start..*i].iter().collect();
     let key = key.trim().to_ascii_lowercase();
     if key.is_empty() {
-        return Err(format!("empty key at position {}", key_start + 1));
+        return Err(DescriptorError(format!(
+            "empty key at position {}",
+            key_start + 1
+        )));
     }
     *i += 1;
     skip_ws(chars, i);
@@ -860,7 +877,9 @@ fn parse_node(chars: &[char], i: &mut usize) -> Result<Node, String> {
                 '"' => quoted = !quoted,
                 ')' if !quoted => break,
                 '(' if !quoted => {
-                    return Err(format!("unexpected `(` in the value of {key}"));
+                    return Err(DescriptorError(format!(
+                        "unexpected `(` in the value of {key}"
+                    )));
                 }
                 _ => {}
             }
@@ -870,7 +889,7 @@ fn parse_node(chars: &[char], i: &mut usize) -> Result<Node, String> {
         NodeValue::Text(raw.trim().trim_matches('"').to_owned())
     };
     if chars.get(*i) != Some(&')') {
-        return Err(format!("missing `)` after {key}"));
+        return Err(DescriptorError(format!("missing `)` after {key}")));
     }
     *i += 1;
     Ok(Node { key, value })
@@ -886,23 +905,23 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 impl Target {
     /// Reads addresses, service and security settings from a descriptor.
-    pub fn from_descriptor(text: &str) -> Result<Target, String> {
+    pub fn from_descriptor(text: &str) -> Result<Target, DescriptorError> {
         let nodes = parse_descriptor(text)?;
         let mut t = Target::default();
         for top in &nodes {
             if top.key != "description" && top.key != "description_list" {
-                return Err(format!(
+                return Err(DescriptorError(format!(
                     "expected (DESCRIPTION=…) or (DESCRIPTION_LIST=…), found ({}=…)",
                     top.key.to_ascii_uppercase()
-                ));
+                )));
             }
             let mut found = Vec::new();
             top.find_all("address", &mut found);
             for a in found {
                 let port_text = a.child_text("port").unwrap_or("1521");
-                let port = port_text
-                    .parse::<u16>()
-                    .map_err(|_| format!("PORT `{port_text}` is not a port number"))?;
+                let port = port_text.parse::<u16>().map_err(|_| {
+                    DescriptorError(format!("PORT `{port_text}` is not a port number"))
+                })?;
                 t.addresses.push(AddressInfo {
                     protocol: a
                         .child_text("protocol")
