@@ -539,232 +539,50 @@ fn char_to_byte(text: &str, pos: usize) -> usize {
         .map_or(text.len(), |(i, _)| i)
 }
 
-fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclTool, Vec<Problem>> {
+/// A tool's problems, each with its file and line, collected so that one
+/// load reports all of them.
+struct Problems<'w, 'a> {
+    at: &'w Where<'a>,
+    tool: &'w str,
+    list: Vec<Problem>,
+}
+
+impl Problems<'_, '_> {
+    fn fail(&mut self, line: usize, message: String) {
+        self.list.push(self.at.problem(line, self.tool, message));
+    }
+}
+
+/// Checks one `[[tool]]` and builds it: the header, the parameters, the
+/// SQL and its binds, then the MCP definition and scopes.
+fn build_tool(
+    mut t: ToolSpec,
+    at: &Where<'_>,
+    opts: &LoadOptions,
+) -> Result<DeclTool, Vec<Problem>> {
     let name = t.name.get_ref().clone();
     let line = at.line(t.name.span());
-    let mut problems = Vec::new();
-    let mut fail = |line: usize, message: String| problems.push(at.problem(line, &name, message));
-
-    if !valid_name(&name) {
-        fail(
-            line,
-            format!(
-                "tool names use letters, digits, `_`, `-` and `.`, at most {MAX_NAME_CHARS} characters"
-            ),
-        );
-    }
-    let description = reflow(t.description.get_ref());
-    if description.is_empty() {
-        fail(
-            at.line(t.description.span()),
-            "`description` must say what the tool does and when to use it (it is written for the model)".into(),
-        );
-    }
-    if let Some(ts) = &t.toolset
-        && (ts.get_ref().is_empty()
-            || !ts.get_ref().chars().all(crate::config::tools::is_name_char))
-    {
-        fail(
-            at.line(ts.span()),
-            format!(
-                "toolset `{}` must use letters, digits, `_`, `-` and `.`",
-                ts.get_ref()
-            ),
-        );
-    }
-    let cap = opts.limits.max_rows_cap;
-    let max_rows = match &t.max_rows {
-        None => opts.limits.default_max_rows,
-        Some(m) => match usize::try_from(*m.get_ref()) {
-            Ok(n) if (1..=cap).contains(&n) => n,
-            _ => {
-                fail(
-                    at.line(m.span()),
-                    format!(
-                        "max_rows {} is out of range (1 ..= query.max_rows_cap, {cap})",
-                        m.get_ref()
-                    ),
-                );
-                1
-            }
-        },
+    let parameters = std::mem::take(&mut t.parameters);
+    let mut problems = Problems {
+        at,
+        tool: &name,
+        list: Vec::new(),
     };
-    let timeout = match &t.timeout_secs {
-        None => opts.limits.timeout(),
-        Some(s) => match u64::try_from(*s.get_ref()) {
-            Ok(n) if (1..=3600).contains(&n) => Duration::from_secs(n),
-            _ => {
-                fail(
-                    at.line(s.span()),
-                    format!("timeout_secs {} is out of range (1 ..= 3600)", s.get_ref()),
-                );
-                opts.limits.timeout()
-            }
-        },
-    };
-    if let Some(scopes) = &t.scopes {
-        for s in scopes.get_ref() {
-            if s.is_empty() || s.contains(char::is_whitespace) {
-                fail(
-                    at.line(scopes.span()),
-                    format!("scope `{s}` must be one word (bare name, as in the token)"),
-                );
-            }
-        }
-    }
-
-    // Parameters. Names of parameters that failed are still "declared", so
-    // their binds are not reported a second time.
-    let declared: Vec<String> = t
-        .parameters
+    let description = check_header(&t, line, &mut problems);
+    let (max_rows, timeout) = limits_of(&t, opts, &mut problems);
+    // Names of parameters that failed are still "declared", so their binds
+    // are not reported a second time.
+    let declared: Vec<String> = parameters
         .iter()
         .map(|p| p.name.get_ref().clone())
         .collect();
-    let mut params: Vec<Param> = Vec::with_capacity(t.parameters.len());
-    for p in t.parameters {
-        let pline = at.line(p.name.span());
-        match build_param(p, at, &name) {
-            Ok(param) => {
-                if PAGING_ARGS.contains(&param.name.as_str()) && !t.writes {
-                    fail(
-                        pline,
-                        format!(
-                            "parameter name `{}` is reserved for paging (max_rows, offset are added to every read tool)",
-                            param.name
-                        ),
-                    );
-                } else if params
-                    .iter()
-                    .any(|q| q.name.eq_ignore_ascii_case(&param.name))
-                {
-                    fail(
-                        pline,
-                        format!("parameter `{}` is declared twice", param.name),
-                    );
-                } else {
-                    params.push(param);
-                }
-            }
-            Err(mut p) => problems_append(&mut fail, &mut p),
-        }
+    let params = build_params(parameters, t.writes, &mut problems);
+    let sql = check_sql(&t, opts, &mut problems);
+    check_binds(&t, opts, line, &params, &declared, &mut problems);
+    if !problems.list.is_empty() {
+        return Err(problems.list);
     }
-
-    // The statement: the guard's verdict and the binds it uses.
-    let sql_line = at.line(t.sql.span());
-    let raw_sql = t.sql.get_ref();
-    let mut sql = String::new();
-    if raw_sql.len() > opts.limits.max_sql_bytes {
-        fail(
-            sql_line,
-            format!(
-                "the SQL is {} bytes long, more than query.max_sql_bytes ({}); shorten it or raise the limit",
-                raw_sql.len(),
-                opts.limits.max_sql_bytes
-            ),
-        );
-    } else if t.writes {
-        match guard::placeholders(raw_sql, opts.dialect) {
-            Err(e) => fail(
-                e.position().map_or(sql_line, |p| {
-                    at.line_in_string(t.sql.span(), raw_sql, char_to_byte(raw_sql, p))
-                }),
-                format!("the SQL cannot be read: {e}"),
-            ),
-            Ok(_) if guard::check_read_only(raw_sql, opts.dialect).is_ok() => fail(
-                sql_line,
-                "the tool is marked `writes = true` but its SQL only reads; remove `writes`".into(),
-            ),
-            Ok(_) => {
-                let trimmed = raw_sql.trim();
-                sql = trimmed
-                    .strip_suffix(';')
-                    .unwrap_or(trimmed)
-                    .trim_end()
-                    .to_owned();
-            }
-        }
-    } else {
-        match guard::check_read_only(raw_sql, opts.dialect) {
-            Ok(q) => sql = q.sql().to_owned(),
-            Err(e) => fail(
-                e.position().map_or(sql_line, |p| {
-                    at.line_in_string(t.sql.span(), raw_sql, char_to_byte(raw_sql, p))
-                }),
-                format!(
-                    "the SQL is refused by the read-only guard: {e}. Only tools marked `writes = true` may change data"
-                ),
-            ),
-        }
-    }
-    if let Ok(binds) = guard::placeholders(raw_sql, opts.dialect) {
-        let mut used: Vec<&str> = Vec::new();
-        for b in &binds {
-            let bline = at.line_in_string(t.sql.span(), raw_sql, b.offset);
-            match b.name() {
-                None => fail(
-                    bline,
-                    format!(
-                        "placeholder `{}` is not supported; use named binds like :customer_id",
-                        b.text
-                    ),
-                ),
-                Some(n) if params.iter().any(|p| p.name == n) => {
-                    if !used.contains(&n) {
-                        used.push(n);
-                    }
-                }
-                Some(n) if declared.iter().any(|d| d == n) => {}
-                Some(n) => {
-                    let hint = params
-                        .iter()
-                        .find(|p| p.name.eq_ignore_ascii_case(n))
-                        .map(|p| {
-                            format!(
-                                " (the parameter is spelled `{}`; binds must match exactly)",
-                                p.name
-                            )
-                        })
-                        .unwrap_or_else(|| {
-                            format!("; declare it with [[tool.parameters]] name = \"{n}\"")
-                        });
-                    fail(bline, format!("bind :{n} has no parameter{hint}"));
-                }
-            }
-        }
-        for p in &params {
-            if !used.contains(&p.name.as_str()) {
-                fail(
-                    line,
-                    format!(
-                        "parameter `{}` is not used in the SQL (add :{} or remove the parameter)",
-                        p.name, p.name
-                    ),
-                );
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-
-    // Scopes: the tool's own, the write scope, and auth.tool_scopes.
-    let mut scopes: Vec<String> = Vec::new();
-    if opts.enforce_scopes {
-        let extra = opts.tool_scopes.get(&name).into_iter().flatten();
-        let own = t
-            .scopes
-            .as_ref()
-            .map(|s| s.get_ref().iter())
-            .into_iter()
-            .flatten();
-        let write = t.writes.then_some(&opts.write_scope);
-        for s in own.chain(write).chain(extra) {
-            if !scopes.contains(s) {
-                scopes.push(s.clone());
-            }
-        }
-    }
-
+    let scopes = scopes_of(&t, &name, opts);
     let definition = definition(&DefinitionInput {
         name: &name,
         title: t.title.as_deref(),
@@ -811,6 +629,272 @@ fn build_tool(t: ToolSpec, at: &Where<'_>, opts: &LoadOptions) -> Result<DeclToo
     })
 }
 
+/// Name, description, toolset and scope names; returns the reflowed
+/// description.
+fn check_header(t: &ToolSpec, line: usize, problems: &mut Problems<'_, '_>) -> String {
+    let at = problems.at;
+    if !valid_name(problems.tool) {
+        problems.fail(
+            line,
+            format!(
+                "tool names use letters, digits, `_`, `-` and `.`, at most {MAX_NAME_CHARS} characters"
+            ),
+        );
+    }
+    let description = reflow(t.description.get_ref());
+    if description.is_empty() {
+        problems.fail(
+            at.line(t.description.span()),
+            "`description` must say what the tool does and when to use it (it is written for the model)".into(),
+        );
+    }
+    if let Some(ts) = &t.toolset
+        && (ts.get_ref().is_empty()
+            || !ts.get_ref().chars().all(crate::config::tools::is_name_char))
+    {
+        problems.fail(
+            at.line(ts.span()),
+            format!(
+                "toolset `{}` must use letters, digits, `_`, `-` and `.`",
+                ts.get_ref()
+            ),
+        );
+    }
+    if let Some(scopes) = &t.scopes {
+        for s in scopes.get_ref() {
+            if s.is_empty() || s.contains(char::is_whitespace) {
+                problems.fail(
+                    at.line(scopes.span()),
+                    format!("scope `{s}` must be one word (bare name, as in the token)"),
+                );
+            }
+        }
+    }
+    description
+}
+
+/// `max_rows` and `timeout_secs`, within the server's own limits.
+fn limits_of(
+    t: &ToolSpec,
+    opts: &LoadOptions,
+    problems: &mut Problems<'_, '_>,
+) -> (usize, Duration) {
+    let at = problems.at;
+    let cap = opts.limits.max_rows_cap;
+    let max_rows = match &t.max_rows {
+        None => opts.limits.default_max_rows,
+        Some(m) => match usize::try_from(*m.get_ref()) {
+            Ok(n) if (1..=cap).contains(&n) => n,
+            _ => {
+                problems.fail(
+                    at.line(m.span()),
+                    format!(
+                        "max_rows {} is out of range (1 ..= query.max_rows_cap, {cap})",
+                        m.get_ref()
+                    ),
+                );
+                1
+            }
+        },
+    };
+    let timeout = match &t.timeout_secs {
+        None => opts.limits.timeout(),
+        Some(s) => match u64::try_from(*s.get_ref()) {
+            Ok(n) if (1..=3600).contains(&n) => Duration::from_secs(n),
+            _ => {
+                problems.fail(
+                    at.line(s.span()),
+                    format!("timeout_secs {} is out of range (1 ..= 3600)", s.get_ref()),
+                );
+                opts.limits.timeout()
+            }
+        },
+    };
+    (max_rows, timeout)
+}
+
+/// Builds each parameter; reserved and repeated names are problems.
+fn build_params(
+    parameters: Vec<ParamSpec>,
+    writes: bool,
+    problems: &mut Problems<'_, '_>,
+) -> Vec<Param> {
+    let at = problems.at;
+    let tool = problems.tool;
+    let mut params: Vec<Param> = Vec::with_capacity(parameters.len());
+    for p in parameters {
+        let pline = at.line(p.name.span());
+        match build_param(p, at, tool) {
+            Ok(param) => {
+                if PAGING_ARGS.contains(&param.name.as_str()) && !writes {
+                    problems.fail(
+                        pline,
+                        format!(
+                            "parameter name `{}` is reserved for paging (max_rows, offset are added to every read tool)",
+                            param.name
+                        ),
+                    );
+                } else if params
+                    .iter()
+                    .any(|q| q.name.eq_ignore_ascii_case(&param.name))
+                {
+                    problems.fail(
+                        pline,
+                        format!("parameter `{}` is declared twice", param.name),
+                    );
+                } else {
+                    params.push(param);
+                }
+            }
+            Err(found) => problems.list.extend(found),
+        }
+    }
+    params
+}
+
+/// The statement as it will be sent, after the guard's verdict: read
+/// tools must pass it, writing tools must not be plain reads.
+fn check_sql(t: &ToolSpec, opts: &LoadOptions, problems: &mut Problems<'_, '_>) -> String {
+    let at = problems.at;
+    let sql_line = at.line(t.sql.span());
+    let raw_sql = t.sql.get_ref();
+    let at_position = |e: &guard::GuardError| {
+        e.position().map_or(sql_line, |p| {
+            at.line_in_string(t.sql.span(), raw_sql, char_to_byte(raw_sql, p))
+        })
+    };
+    if raw_sql.len() > opts.limits.max_sql_bytes {
+        problems.fail(
+            sql_line,
+            format!(
+                "the SQL is {} bytes long, more than query.max_sql_bytes ({}); shorten it or raise the limit",
+                raw_sql.len(),
+                opts.limits.max_sql_bytes
+            ),
+        );
+        return String::new();
+    }
+    if !t.writes {
+        return match guard::check_read_only(raw_sql, opts.dialect) {
+            Ok(q) => q.sql().to_owned(),
+            Err(e) => {
+                problems.fail(
+                    at_position(&e),
+                    format!(
+                        "the SQL is refused by the read-only guard: {e}. Only tools marked `writes = true` may change data"
+                    ),
+                );
+                String::new()
+            }
+        };
+    }
+    match guard::placeholders(raw_sql, opts.dialect) {
+        Err(e) => {
+            problems.fail(at_position(&e), format!("the SQL cannot be read: {e}"));
+            String::new()
+        }
+        Ok(_) if guard::check_read_only(raw_sql, opts.dialect).is_ok() => {
+            problems.fail(
+                sql_line,
+                "the tool is marked `writes = true` but its SQL only reads; remove `writes`".into(),
+            );
+            String::new()
+        }
+        Ok(_) => {
+            let trimmed = raw_sql.trim();
+            trimmed
+                .strip_suffix(';')
+                .unwrap_or(trimmed)
+                .trim_end()
+                .to_owned()
+        }
+    }
+}
+
+/// Every bind must name a parameter and every parameter must be bound.
+fn check_binds(
+    t: &ToolSpec,
+    opts: &LoadOptions,
+    line: usize,
+    params: &[Param],
+    declared: &[String],
+    problems: &mut Problems<'_, '_>,
+) {
+    let at = problems.at;
+    let raw_sql = t.sql.get_ref();
+    let Ok(binds) = guard::placeholders(raw_sql, opts.dialect) else {
+        return;
+    };
+    let mut used: Vec<&str> = Vec::new();
+    for b in &binds {
+        let bline = at.line_in_string(t.sql.span(), raw_sql, b.offset);
+        match b.name() {
+            None => problems.fail(
+                bline,
+                format!(
+                    "placeholder `{}` is not supported; use named binds like :customer_id",
+                    b.text
+                ),
+            ),
+            Some(n) if params.iter().any(|p| p.name == n) => {
+                if !used.contains(&n) {
+                    used.push(n);
+                }
+            }
+            Some(n) if declared.iter().any(|d| d == n) => {}
+            Some(n) => {
+                let hint = params
+                    .iter()
+                    .find(|p| p.name.eq_ignore_ascii_case(n))
+                    .map(|p| {
+                        format!(
+                            " (the parameter is spelled `{}`; binds must match exactly)",
+                            p.name
+                        )
+                    })
+                    .unwrap_or_else(|| {
+                        format!("; declare it with [[tool.parameters]] name = \"{n}\"")
+                    });
+                problems.fail(bline, format!("bind :{n} has no parameter{hint}"));
+            }
+        }
+    }
+    for p in params {
+        if !used.contains(&p.name.as_str()) {
+            problems.fail(
+                line,
+                format!(
+                    "parameter `{}` is not used in the SQL (add :{} or remove the parameter)",
+                    p.name, p.name
+                ),
+            );
+        }
+    }
+}
+
+/// Scopes a caller needs: the tool's own, the write scope, and
+/// `auth.tool_scopes`; none when scopes are not enforced.
+fn scopes_of(t: &ToolSpec, name: &str, opts: &LoadOptions) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    if !opts.enforce_scopes {
+        return scopes;
+    }
+    let extra = opts.tool_scopes.get(name).into_iter().flatten();
+    let own = t
+        .scopes
+        .as_ref()
+        .map(|s| s.get_ref().iter())
+        .into_iter()
+        .flatten();
+    let write = t.writes.then_some(&opts.write_scope);
+    for s in own.chain(write).chain(extra) {
+        if !scopes.contains(s) {
+            scopes.push(s.clone());
+        }
+    }
+    scopes
+}
+
 /// Joins the hard-wrapped lines of a TOML multi-line string into
 /// paragraphs, so a model reads sentences rather than line breaks; blank
 /// lines stay paragraph breaks.
@@ -828,12 +912,6 @@ fn reflow(text: &str) -> String {
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("\n\n")
-}
-
-fn problems_append(fail: &mut impl FnMut(usize, String), p: &mut Vec<Problem>) {
-    for problem in p.drain(..) {
-        fail(problem.line, problem.message);
-    }
 }
 
 fn build_param(p: ParamSpec, at: &Where<'_>, tool: &str) -> Result<Param, Vec<Problem>> {
