@@ -186,7 +186,11 @@ fn check_public_url(config: &Config, c: &mut Checks) {
         return;
     };
     match resource_parts(resource, auth.allow_insecure_http) {
-        Err(m) => c.fail(NAME, m, "auth.resource must be the https:// URL of /mcp"),
+        Err(e) => c.fail(
+            NAME,
+            e.to_string(),
+            "auth.resource must be the https:// URL of /mcp",
+        ),
         Ok((_, path)) if path != MCP_PATH => c.fail(
             NAME,
             format!("{resource} ends in `{path}`, but the server answers MCP at {MCP_PATH}"),

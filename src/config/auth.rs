@@ -260,6 +260,8 @@ pub enum UrlError {
     Insecure { url: String, hint: &'static str },
     #[error("`{0}` must not have a query, fragment or user name")]
     Extras(String),
+    #[error("`{0}` must not have a query or fragment")]
+    QueryOrFragment(String),
 }
 
 /// Checks an IdP URL: https, or http to loopback when explicitly allowed.

@@ -544,7 +544,8 @@ impl Config {
                 "required when auth is enabled: the public URL of the MCP endpoint, e.g. https://mcp.example.com/mcp".into(),
             )
         })?;
-        resource_parts(resource, a.allow_insecure_http).map_err(|m| fail("auth.resource", m))?;
+        resource_parts(resource, a.allow_insecure_http)
+            .map_err(|e| fail("auth.resource", e.to_string()))?;
         if a.providers.is_empty() {
             return Err(fail(
                 "auth.providers",
@@ -664,25 +665,35 @@ fn env_is_blank(name: &str) -> bool {
 pub fn resource_parts(
     resource: &str,
     allow_insecure_http: bool,
-) -> Result<(String, String), String> {
-    let url = url::Url::parse(resource).map_err(|e| format!("`{resource}` is not a URL: {e}"))?;
+) -> Result<(String, String), auth::UrlError> {
+    use auth::UrlError;
+    let url = url::Url::parse(resource).map_err(|e| UrlError::Malformed {
+        url: resource.to_owned(),
+        reason: e.to_string(),
+    })?;
     let host = url
         .host_str()
-        .ok_or_else(|| format!("`{resource}` has no host"))?;
+        .ok_or_else(|| UrlError::NoHost(resource.to_owned()))?;
     match url.scheme() {
         "https" => {}
         "http" => {
             let loopback = auth::is_loopback_host(host);
             if !(loopback && allow_insecure_http) {
-                return Err(format!(
-                    "`{resource}` must be https:// (http:// only for loopback with auth.allow_insecure_http = true)"
-                ));
+                return Err(UrlError::Insecure {
+                    url: resource.to_owned(),
+                    hint: "be https:// (http:// only for loopback with auth.allow_insecure_http = true)",
+                });
             }
         }
-        other => return Err(format!("`{resource}`: unsupported scheme {other}")),
+        other => {
+            return Err(UrlError::Scheme {
+                url: resource.to_owned(),
+                scheme: other.to_owned(),
+            });
+        }
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("`{resource}` must not have a query or fragment"));
+        return Err(UrlError::QueryOrFragment(resource.to_owned()));
     }
     let origin = url.origin().ascii_serialization();
     let path = url.path().trim_end_matches('/').to_owned();

@@ -39,7 +39,7 @@ pub mod well_known;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("auth.resource: {0}")]
-    Resource(String),
+    Resource(crate::config::auth::UrlError),
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthStartError),
     #[error("auth.providers is empty")]

@@ -30,8 +30,8 @@ use adb_mcp::auth::Principal;
 use adb_mcp::config::direct::DirectConfig;
 use adb_mcp::config::{BackendKind, Secret};
 use adb_mcp::db::direct::convert::{
-    BLOB_PREVIEW_BYTES, CellSource, ColumnKind, LobPreview, TEXT_PREVIEW_CHARS, column_kind,
-    convert_cell,
+    BLOB_PREVIEW_BYTES, CellError, CellSource, ColumnKind, LobPreview, TEXT_PREVIEW_CHARS,
+    column_kind, convert_cell,
 };
 use adb_mcp::db::direct::wallet::{self, TnsNames, WalletMode};
 use adb_mcp::db::direct::{DirectBackend, Target};
@@ -898,7 +898,7 @@ enum Fake {
 struct FakeRow(Vec<Fake>);
 
 impl FakeRow {
-    fn get(&self, i: usize) -> Result<&Fake, String> {
+    fn get(&self, i: usize) -> Result<&Fake, CellError> {
         match &self.0[i] {
             Fake::Broken => Err("simulated driver failure".into()),
             f => Ok(f),
@@ -908,18 +908,18 @@ impl FakeRow {
 
 macro_rules! fake_getter {
     ($name:ident, $t:ty, $pat:pat => $out:expr) => {
-        fn $name(&mut self, i: usize) -> Result<Option<$t>, String> {
+        fn $name(&mut self, i: usize) -> Result<Option<$t>, CellError> {
             match self.get(i)? {
                 Fake::Null => Ok(None),
                 $pat => Ok(Some($out)),
-                other => Err(format!("fake: {other:?} read as {}", stringify!($name))),
+                other => Err(format!("fake: {other:?} read as {}", stringify!($name)).into()),
             }
         }
     };
 }
 
 impl CellSource for FakeRow {
-    fake_getter!(number, OracleNumber, Fake::Number(s) => s.parse().map_err(|e: oracledb::Error| e.to_string())?);
+    fake_getter!(number, OracleNumber, Fake::Number(s) => s.parse().map_err(|e: oracledb::Error| CellError::from(e.to_string()))?);
     fake_getter!(float, f32, Fake::Float(f) => *f);
     fake_getter!(double, f64, Fake::Double(f) => *f);
     fake_getter!(text, String, Fake::Text(s) => s.clone());
@@ -930,7 +930,7 @@ impl CellSource for FakeRow {
     fake_getter!(json, JsonValue, Fake::Json(j) => j.clone());
     fake_getter!(vector, Vector, Fake::Vec(v) => v.clone());
     fake_getter!(boolean, bool, Fake::Bool(b) => *b);
-    fn lob(&mut self, i: usize, max: usize) -> Result<Option<LobPreview>, String> {
+    fn lob(&mut self, i: usize, max: usize) -> Result<Option<LobPreview>, CellError> {
         match self.get(i)? {
             Fake::Null => Ok(None),
             // Like the real source: at most `max` units are read.
@@ -942,15 +942,15 @@ impl CellSource for FakeRow {
                 bytes: bytes.iter().copied().take(max).collect(),
                 total: *total,
             })),
-            other => Err(format!("fake: {other:?} read as lob")),
+            other => Err(format!("fake: {other:?} read as lob").into()),
         }
     }
-    fn is_null(&mut self, i: usize) -> Result<bool, String> {
+    fn is_null(&mut self, i: usize) -> Result<bool, CellError> {
         Ok(matches!(self.get(i)?, Fake::Null))
     }
 }
 
-fn convert(kind: ColumnKind, value: Fake) -> Result<Value, String> {
+fn convert(kind: ColumnKind, value: Fake) -> Result<Value, CellError> {
     convert_cell(kind, &mut FakeRow(vec![value]), 0)
 }
 
@@ -1259,7 +1259,10 @@ fn unsupported_types_and_errors() {
         Value::Null
     );
     let err = convert(ColumnKind::Number, Fake::Broken).expect_err("propagates");
-    assert!(err.contains("simulated driver failure"), "{err}");
+    assert!(
+        err.to_string().contains("simulated driver failure"),
+        "{err}"
+    );
     // A mismatch between column kind and value is an error, not a panic.
     assert!(convert(ColumnKind::Date, Fake::Number("1")).is_err());
 }

@@ -135,25 +135,29 @@ pub enum LobPreview {
 
 /// Reads one typed cell; `Ok(None)` is SQL NULL. Errors are driver text.
 pub trait CellSource {
-    fn number(&mut self, i: usize) -> Result<Option<OracleNumber>, String>;
-    fn float(&mut self, i: usize) -> Result<Option<f32>, String>;
-    fn double(&mut self, i: usize) -> Result<Option<f64>, String>;
-    fn text(&mut self, i: usize) -> Result<Option<String>, String>;
-    fn bytes(&mut self, i: usize) -> Result<Option<Vec<u8>>, String>;
-    fn timestamp(&mut self, i: usize) -> Result<Option<OracleTimestamp>, String>;
-    fn interval_ds(&mut self, i: usize) -> Result<Option<OracleIntervalDS>, String>;
-    fn interval_ym(&mut self, i: usize) -> Result<Option<OracleIntervalYM>, String>;
-    fn json(&mut self, i: usize) -> Result<Option<JsonValue>, String>;
-    fn vector(&mut self, i: usize) -> Result<Option<Vector>, String>;
-    fn boolean(&mut self, i: usize) -> Result<Option<bool>, String>;
+    fn number(&mut self, i: usize) -> Result<Option<OracleNumber>, CellError>;
+    fn float(&mut self, i: usize) -> Result<Option<f32>, CellError>;
+    fn double(&mut self, i: usize) -> Result<Option<f64>, CellError>;
+    fn text(&mut self, i: usize) -> Result<Option<String>, CellError>;
+    fn bytes(&mut self, i: usize) -> Result<Option<Vec<u8>>, CellError>;
+    fn timestamp(&mut self, i: usize) -> Result<Option<OracleTimestamp>, CellError>;
+    fn interval_ds(&mut self, i: usize) -> Result<Option<OracleIntervalDS>, CellError>;
+    fn interval_ym(&mut self, i: usize) -> Result<Option<OracleIntervalYM>, CellError>;
+    fn json(&mut self, i: usize) -> Result<Option<JsonValue>, CellError>;
+    fn vector(&mut self, i: usize) -> Result<Option<Vector>, CellError>;
+    fn boolean(&mut self, i: usize) -> Result<Option<bool>, CellError>;
     /// At most `max` bytes (BLOB) or characters (CLOB) of a LOB column.
-    fn lob(&mut self, i: usize, max: usize) -> Result<Option<LobPreview>, String>;
+    fn lob(&mut self, i: usize, max: usize) -> Result<Option<LobPreview>, CellError>;
     /// Whether the cell is NULL, for types we do not convert.
-    fn is_null(&mut self, i: usize) -> Result<bool, String>;
+    fn is_null(&mut self, i: usize) -> Result<bool, CellError>;
 }
 
 /// Converts one cell of column `i`.
-pub fn convert_cell(kind: ColumnKind, src: &mut dyn CellSource, i: usize) -> Result<Value, String> {
+pub fn convert_cell(
+    kind: ColumnKind,
+    src: &mut dyn CellSource,
+    i: usize,
+) -> Result<Value, CellError> {
     let v = match kind {
         ColumnKind::Number => src.number(i)?.map(|n| number_to_json(&n.to_string())),
         ColumnKind::BinaryFloat => src.float(i)?.map(float_to_json),
@@ -399,55 +403,81 @@ fn render_lob(p: LobPreview, max: usize) -> String {
     }
 }
 
+/// A cell that could not be read (a driver error or a value of an
+/// unexpected type); the caller adds the column name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CellError(String);
+
+impl CellError {
+    fn from_display(e: impl std::fmt::Display) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl From<String> for CellError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for CellError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
 /// Reads cells straight from a fetched driver row (values are taken, not
 /// copied; LOBs are read up to the preview in one round trip).
 impl CellSource for oracledb::Row {
-    fn number(&mut self, i: usize) -> Result<Option<OracleNumber>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn number(&mut self, i: usize) -> Result<Option<OracleNumber>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn float(&mut self, i: usize) -> Result<Option<f32>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn float(&mut self, i: usize) -> Result<Option<f32>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn double(&mut self, i: usize) -> Result<Option<f64>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn double(&mut self, i: usize) -> Result<Option<f64>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn text(&mut self, i: usize) -> Result<Option<String>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn text(&mut self, i: usize) -> Result<Option<String>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn bytes(&mut self, i: usize) -> Result<Option<Vec<u8>>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn bytes(&mut self, i: usize) -> Result<Option<Vec<u8>>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn timestamp(&mut self, i: usize) -> Result<Option<OracleTimestamp>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn timestamp(&mut self, i: usize) -> Result<Option<OracleTimestamp>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn interval_ds(&mut self, i: usize) -> Result<Option<OracleIntervalDS>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn interval_ds(&mut self, i: usize) -> Result<Option<OracleIntervalDS>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn interval_ym(&mut self, i: usize) -> Result<Option<OracleIntervalYM>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn interval_ym(&mut self, i: usize) -> Result<Option<OracleIntervalYM>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn json(&mut self, i: usize) -> Result<Option<JsonValue>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn json(&mut self, i: usize) -> Result<Option<JsonValue>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn vector(&mut self, i: usize) -> Result<Option<Vector>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn vector(&mut self, i: usize) -> Result<Option<Vector>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn boolean(&mut self, i: usize) -> Result<Option<bool>, String> {
-        self.take(i).map_err(|e| e.to_string())
+    fn boolean(&mut self, i: usize) -> Result<Option<bool>, CellError> {
+        self.take(i).map_err(CellError::from_display)
     }
-    fn lob(&mut self, i: usize, max: usize) -> Result<Option<LobPreview>, String> {
+    fn lob(&mut self, i: usize, max: usize) -> Result<Option<LobPreview>, CellError> {
         use std::io::Read as _;
-        let lob: Option<oracledb::Lob> = self.take(i).map_err(|e| e.to_string())?;
+        let lob: Option<oracledb::Lob> = self.take(i).map_err(CellError::from_display)?;
         let Some(mut lob) = lob else {
             return Ok(None);
         };
-        let total = lob.get_size().map_err(|e| e.to_string())?;
+        let total = lob.get_size().map_err(CellError::from_display)?;
         let is_text = lob.db_type() != oracledb::DB_TYPE_BLOB;
         // Character LOB reads are sized in UTF-8 bytes, 3 per character.
         let mut buf = vec![0u8; if is_text { max * 3 } else { max }];
         let mut filled = 0;
         while filled < buf.len() {
-            let n = lob.read(&mut buf[filled..]).map_err(|e| e.to_string())?;
+            let n = lob
+                .read(&mut buf[filled..])
+                .map_err(CellError::from_display)?;
             if n == 0 {
                 break;
             }
@@ -459,14 +489,14 @@ impl CellSource for oracledb::Row {
         buf.truncate(filled);
         Ok(Some(if is_text {
             LobPreview::Text {
-                text: String::from_utf8(buf).map_err(|e| e.to_string())?,
+                text: String::from_utf8(buf).map_err(CellError::from_display)?,
                 total,
             }
         } else {
             LobPreview::Bytes { bytes: buf, total }
         }))
     }
-    fn is_null(&mut self, i: usize) -> Result<bool, String> {
+    fn is_null(&mut self, i: usize) -> Result<bool, CellError> {
         // Any owned value reports NULL the same way; `bool` never matches a
         // non-NULL object, so only the NULL case is Ok.
         Ok(matches!(self.get::<Option<bool>>(i), Ok(None)))

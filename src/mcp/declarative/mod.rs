@@ -291,12 +291,12 @@ pub fn load(opts: &LoadOptions) -> Result<Catalog, LoadError> {
     for file in &files {
         let src = match read_file(file) {
             Ok(s) => s,
-            Err(message) => {
+            Err(e) => {
                 problems.push(Problem {
                     file: file.clone(),
                     line: 0,
                     tool: None,
-                    message,
+                    message: e.to_string(),
                 });
                 continue;
             }
@@ -412,15 +412,21 @@ fn tool_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn read_file(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+/// Why a tool file cannot be read.
+#[derive(Debug, thiserror::Error)]
+enum FileError {
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("file is {0} bytes; tool files are limited to {MAX_FILE_BYTES}")]
+    TooLarge(u64),
+}
+
+fn read_file(path: &Path) -> Result<String, FileError> {
+    let meta = std::fs::metadata(path)?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "file is {} bytes; tool files are limited to {MAX_FILE_BYTES}",
-            meta.len()
-        ));
+        return Err(FileError::TooLarge(meta.len()));
     }
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))
+    Ok(std::fs::read_to_string(path)?)
 }
 
 /// `auth.tool_scopes` may only name tools that exist.
@@ -454,9 +460,18 @@ fn check_tool_scopes(
 }
 
 /// Whether a valid tool is exposed under this configuration.
-fn exposure(tool: &DeclTool, opts: &LoadOptions) -> Result<(), String> {
+/// Why a tool that loaded is not served.
+#[derive(Debug, thiserror::Error)]
+enum Hidden {
+    #[error("it writes and tools.allow_writes is false")]
+    Writes,
+    #[error("its toolset is not in tools.toolsets ({0})")]
+    Toolset(String),
+}
+
+fn exposure(tool: &DeclTool, opts: &LoadOptions) -> Result<(), Hidden> {
     if tool.writes && !opts.allow_writes {
-        return Err("it writes and tools.allow_writes is false".into());
+        return Err(Hidden::Writes);
     }
     if !opts.toolsets.is_empty() {
         let set = tool
@@ -466,10 +481,7 @@ fn exposure(tool: &DeclTool, opts: &LoadOptions) -> Result<(), String> {
             .and_then(|m| m.0.get(TOOLSET_META))
             .and_then(Value::as_str);
         if !set.is_some_and(|s| opts.toolsets.iter().any(|t| t == s)) {
-            return Err(format!(
-                "its toolset is not in tools.toolsets ({})",
-                opts.toolsets.join(", ")
-            ));
+            return Err(Hidden::Toolset(opts.toolsets.join(", ")));
         }
     }
     Ok(())
@@ -982,7 +994,7 @@ fn build_param(p: ParamSpec, at: &Where<'_>, tool: &str) -> Result<Param, Vec<Pr
         if let Some(span) = span
             && let Err(m) = params::constraint_applies(ty, key)
         {
-            fail(key_line(span), m);
+            fail(key_line(span), m.to_string());
         }
     }
     if ty == ParamType::Enum && p.allowed.is_none() {

@@ -205,39 +205,46 @@ pub(super) fn show(v: &Value) -> String {
     format!("{kind} {text}")
 }
 
+/// Why a value does not fit a parameter (or a tool file's constraint
+/// does not fit its type); the message names the rule, the caller adds the
+/// parameter's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct ParamError(String);
+
 impl Param {
     /// Checks one value and returns what is bound (canonical dates and
     /// timestamps, integral floats as integers). The message names the
     /// constraint; the caller prefixes the parameter.
-    pub(super) fn check(&self, v: &Value) -> Result<Value, String> {
+    pub(super) fn check(&self, v: &Value) -> Result<Value, ParamError> {
         let value = self.coerce(v)?;
         if let Some(allowed) = &self.allowed
             && !allowed.contains(&value)
         {
             let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
-            return Err(format!(
+            return Err(ParamError(format!(
                 "must be one of {}, got {}",
                 list.join(", "),
                 show(v)
-            ));
+            )));
         }
         if let Some(min) = &self.min
             && min.cmp_value(&value) == Some(std::cmp::Ordering::Less)
         {
-            return Err(format!(
+            return Err(ParamError(format!(
                 "must be at least {}, got {}",
                 min.show(),
                 show(&value)
-            ));
+            )));
         }
         if let Some(max) = &self.max
             && max.cmp_value(&value) == Some(std::cmp::Ordering::Greater)
         {
-            return Err(format!(
+            return Err(ParamError(format!(
                 "must be at most {}, got {}",
                 max.show(),
                 show(&value)
-            ));
+            )));
         }
         if let Value::String(s) = &value {
             if self.min_length.is_some() || self.max_length.is_some() {
@@ -245,30 +252,34 @@ impl Param {
                 if let Some(min) = self.min_length
                     && n < min
                 {
-                    return Err(format!("must be at least {min} characters long, got {n}"));
+                    return Err(ParamError(format!(
+                        "must be at least {min} characters long, got {n}"
+                    )));
                 }
                 if let Some(max) = self.max_length
                     && n > max
                 {
-                    return Err(format!("must be at most {max} characters long, got {n}"));
+                    return Err(ParamError(format!(
+                        "must be at most {max} characters long, got {n}"
+                    )));
                 }
             }
             if let Some(re) = &self.pattern
                 && !re.is_match(s)
             {
-                return Err(format!(
+                return Err(ParamError(format!(
                     "must match the pattern {}, got {}",
                     re.as_str(),
                     show(&value)
-                ));
+                )));
             }
         }
         Ok(value)
     }
 
     /// The type check alone, with the canonical form of the value.
-    fn coerce(&self, v: &Value) -> Result<Value, String> {
-        let wrong = |what: &str| Err(format!("must be {what}, got {}", show(v)));
+    fn coerce(&self, v: &Value) -> Result<Value, ParamError> {
+        let wrong = |what: &str| Err(ParamError(format!("must be {what}, got {}", show(v))));
         match self.ty {
             ParamType::String | ParamType::Enum => match v {
                 Value::String(_) => Ok(v.clone()),
@@ -292,17 +303,17 @@ impl Param {
                 _ => wrong("true or false"),
             },
             ParamType::Date => match v {
-                Value::String(s) => parse_date(s)
-                    .map(Value::String)
-                    .ok_or_else(|| format!("must be a date YYYY-MM-DD, got {}", show(v))),
+                Value::String(s) => parse_date(s).map(Value::String).ok_or_else(|| {
+                    ParamError(format!("must be a date YYYY-MM-DD, got {}", show(v)))
+                }),
                 _ => wrong("a date string YYYY-MM-DD"),
             },
             ParamType::Timestamp => match v {
                 Value::String(s) => parse_timestamp(s).map(Value::String).ok_or_else(|| {
-                    format!(
+                    ParamError(format!(
                         "must be a timestamp like 2024-06-01T09:30:00Z (ISO 8601), got {}",
                         show(v)
-                    )
+                    ))
                 }),
                 _ => wrong("a timestamp string like 2024-06-01T09:30:00Z"),
             },
@@ -381,29 +392,32 @@ impl Param {
 
 /// Converts a TOML value from a tool file into the JSON value a call would
 /// send, so defaults, bounds and enum values go through the same check.
-pub(super) fn from_toml(ty: ParamType, v: &toml::Value) -> Result<Value, String> {
+pub(super) fn from_toml(ty: ParamType, v: &toml::Value) -> Result<Value, ParamError> {
     Ok(match v {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => Value::from(*i),
         toml::Value::Float(f) => serde_json::Number::from_f64(*f)
             .map(Value::Number)
-            .ok_or_else(|| format!("{f} is not a finite number"))?,
+            .ok_or_else(|| ParamError(format!("{f} is not a finite number")))?,
         toml::Value::Boolean(b) => Value::Bool(*b),
         // TOML dates (min = 2024-01-01) arrive as datetimes: use their text.
         toml::Value::Datetime(d) if matches!(ty, ParamType::Date | ParamType::Timestamp) => {
             Value::String(d.to_string())
         }
         toml::Value::Datetime(_) => {
-            return Err(format!("a date or time is not a valid {} value", ty.name()));
+            return Err(ParamError(format!(
+                "a date or time is not a valid {} value",
+                ty.name()
+            )));
         }
         toml::Value::Array(_) | toml::Value::Table(_) => {
-            return Err(format!("expected a single {} value", ty.name()));
+            return Err(ParamError(format!("expected a single {} value", ty.name())));
         }
     })
 }
 
 /// Which constraint keys apply to which types, for load-time errors.
-pub(super) fn constraint_applies(ty: ParamType, key: &str) -> Result<(), String> {
+pub(super) fn constraint_applies(ty: ParamType, key: &str) -> Result<(), ParamError> {
     let ok = match key {
         "min" | "max" => ty.ordered(),
         "min_length" | "max_length" | "pattern" => ty.textual(),
@@ -420,10 +434,10 @@ pub(super) fn constraint_applies(ty: ParamType, key: &str) -> Result<(), String>
         "enum" => "enum lists apply to enum, string and integer parameters",
         _ => "min_length, max_length and pattern apply to string parameters",
     };
-    Err(format!(
+    Err(ParamError(format!(
         "`{key}` does not apply to a {} parameter: {hint}",
         ty.name()
-    ))
+    )))
 }
 
 /// A calendar date written exactly `YYYY-MM-DD`.
@@ -559,16 +573,19 @@ mod tests {
         assert!(
             p.check(&json!(0))
                 .expect_err("must be refused")
+                .to_string()
                 .contains("at least 1")
         );
         assert!(
             p.check(&json!(11))
                 .expect_err("must be refused")
+                .to_string()
                 .contains("at most 10")
         );
         assert!(
             p.check(&json!("3"))
                 .expect_err("must be refused")
+                .to_string()
                 .contains("an integer")
         );
         assert!(p.check(&json!(2.5)).is_err());
@@ -579,11 +596,13 @@ mod tests {
         assert!(
             s.check(&json!("ABCD"))
                 .expect_err("must be refused")
+                .to_string()
                 .contains("at most 3 characters")
         );
         assert!(
             s.check(&json!("ab"))
                 .expect_err("must be refused")
+                .to_string()
                 .contains("pattern ^[A-Z]+$")
         );
         assert_eq!(s.check(&json!("AB")), Ok(json!("AB")));
@@ -593,6 +612,7 @@ mod tests {
         assert!(
             d.check(&json!("2021-12-31"))
                 .expect_err("must be refused")
+                .to_string()
                 .contains("at least 2022-01-01")
         );
         assert_eq!(d.check(&json!("2022-01-01")), Ok(json!("2022-01-01")));
@@ -602,6 +622,7 @@ mod tests {
         assert!(
             e.check(&json!("c"))
                 .expect_err("must be refused")
+                .to_string()
                 .contains("one of \"a\", \"b\"")
         );
     }
