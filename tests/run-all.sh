@@ -17,7 +17,7 @@ step "cargo test (unit and integration tests)"
 cargo test --locked
 # OTLP trace export is behind a feature: lint and test it with the feature on.
 cargo clippy --all-targets --locked --features otel -- -D warnings
-cargo test --locked --features otel --test it otel::
+cargo test --locked --features otel --test otel
 
 # The external clients test behaviour, not speed: they use the debug binary
 # `cargo test` just built (a fat-LTO release build takes minutes).

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use adb_mcp::app::{App, AppError, Setup, Transport};
+use adb_mcp::app::AppError;
 use adb_mcp::config::tls::TlsVersion;
 use adb_mcp::config::{Config, SessionMode};
 use adb_mcp::http::Server;
@@ -32,12 +32,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-/// The built-in tools only, as `support::TestServer::start_with` serves.
-const NO_TOOLS_DIR: Setup = Setup {
-    transport: Transport::Http,
-    tools_dir: false,
-};
 
 // ------------------------------------------------------------------ test PKI
 
@@ -163,7 +157,7 @@ struct HttpsServer {
 impl HttpsServer {
     async fn start(config: Config) -> Self {
         let logs = support::logs::capture();
-        let app = App::build(&config, NO_TOOLS_DIR).await.expect("app");
+        let app = support::http_app(&config, false).await;
         let state = Arc::clone(app.state());
         let server = app.bind().await.expect("bind");
         assert_eq!(server.scheme(), "https");

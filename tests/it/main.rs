@@ -19,8 +19,6 @@ mod limits;
 mod mcp_tools;
 mod ops;
 mod ords;
-#[cfg(all(feature = "otel", unix))]
-mod otel;
 mod privileges;
 mod read_only;
 mod stdio_and_cli;

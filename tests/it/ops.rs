@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use adb_mcp::app::{App, AppError, Setup, Transport};
+use adb_mcp::app::AppError;
 use adb_mcp::config::auth::MetadataMode;
 use adb_mcp::config::ops::AuditTarget;
 use adb_mcp::config::{Config, Secret, SessionMode};
@@ -44,15 +44,7 @@ struct OpsServer {
 
 impl OpsServer {
     async fn start(config: Config) -> Self {
-        let app = App::build(
-            &config,
-            Setup {
-                transport: Transport::Http,
-                tools_dir: false,
-            },
-        )
-        .await
-        .expect("app");
+        let app = support::http_app(&config, false).await;
         let state = Arc::clone(app.state());
         let server = app.bind().await.expect("bind");
         let addr = server.local_addr().expect("addr");

@@ -42,6 +42,16 @@ pub(crate) fn test_config(mode: SessionMode) -> Config {
     config
 }
 
+/// The app as `adb-mcp serve` builds it; without `tools_dir`, only the
+/// built-in tools are served (the tools directory is not read).
+pub(crate) async fn http_app(config: &Config, tools_dir: bool) -> App {
+    let setup = Setup {
+        transport: Transport::Http,
+        tools_dir,
+    };
+    App::build(config, setup).await.expect("app")
+}
+
 pub(crate) struct TestServer {
     pub addr: SocketAddr,
     pub url: String,
@@ -72,15 +82,7 @@ impl TestServer {
     async fn start_inner(config: Config, with_tools: bool) -> Self {
         // `RUST_LOG=debug cargo test` shows the server's logs on stderr.
         logs::install();
-        let app = App::build(
-            &config,
-            Setup {
-                transport: Transport::Http,
-                tools_dir: with_tools,
-            },
-        )
-        .await
-        .expect("app");
+        let app = http_app(&config, with_tools).await;
         let state = Arc::clone(app.state());
         let reloader = app.reloads();
         let server = app.bind().await.expect("bind");

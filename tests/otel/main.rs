@@ -10,7 +10,10 @@
 //! bytes instead of decoding it.
 #![cfg(all(feature = "otel", unix))]
 
-use crate::support;
+// Its own small binary: it needs the `otel` feature, and building the whole
+// `it` binary a second time with the feature on would double CI's test build.
+#[path = "../it/support/mod.rs"]
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
