@@ -8,7 +8,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::app;
 use crate::config::{self, BackendKind, CliOverrides, Config, ConfigFile, Loaded};
 use crate::db;
-use crate::mcp::declarative::LoadOptions;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -304,7 +303,7 @@ fn demo_db(config: &Config, args: &DemoDbArgs) -> Result<()> {
 }
 
 fn check_config(loaded: &Loaded) -> Result<()> {
-    let opts = LoadOptions::from_config(&loaded.config);
+    let (dir, _) = loaded.config.tools.resolved_dir();
     let catalog = app::check(&loaded.config)?;
     println!(
         "# configuration OK — source: {}",
@@ -314,7 +313,7 @@ fn check_config(loaded: &Loaded) -> Result<()> {
         "# tools OK — {} declarative tool(s) from {} file(s) in {}, built-in: {}",
         catalog.tools.len(),
         catalog.files.len(),
-        opts.dir.display(),
+        dir.display(),
         if catalog.builtins.is_empty() {
             "none".to_owned()
         } else {

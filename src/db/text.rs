@@ -23,9 +23,14 @@ pub fn prefix_bytes(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// "…[truncated, N bytes total]": the marker of a value cut at conversion.
-pub(crate) fn truncation_marker(total: usize, unit: &str) -> String {
-    format!("…[truncated, {total} {unit} total]")
+/// How every truncation marker starts; the renderer recognises a value the
+/// backend already cut by it.
+pub const TRUNCATION_MARK: &str = "…[truncated, ";
+
+/// "…[truncated, N bytes total]": the marker of a value cut at conversion
+/// (`unit` is `bytes` or `characters`).
+pub fn truncation_marker(total: usize, unit: &str) -> String {
+    format!("{TRUNCATION_MARK}{total} {unit} total]")
 }
 
 /// Text of a value, cut after at most `limit` bytes (on a UTF-8 boundary)

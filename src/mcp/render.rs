@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
+use crate::db::text::{TRUNCATION_MARK as MARK, truncation_marker};
 use crate::db::{QueryResult, SchemaInfo, TableDescription, TablePage};
 
 /// Cuts `text` at `max` bytes (on a char boundary) with an explicit notice.
@@ -171,7 +172,6 @@ fn is_escaped(b: u8) -> bool {
     matches!(b, b'|' | b'\n' | b'\r')
 }
 
-const MARK: &str = "…[truncated, ";
 const MARK_END: &str = " bytes total]";
 /// Room a marker takes ("…[truncated, 1000000000 bytes total]" is 40).
 const MARKER_ROOM: usize = 48;
@@ -182,7 +182,7 @@ const MARKER_ROOM: usize = 48;
 fn shorten(s: &mut String, keep: usize) {
     let (body_end, tail) = match s.rfind(MARK) {
         Some(i) if s.ends_with(MARK_END) => (i, s[i..].to_owned()),
-        _ => (s.len(), format!("{MARK}{} bytes total]", s.len())),
+        _ => (s.len(), truncation_marker(s.len(), "bytes")),
     };
     let mut rendered = 0;
     let mut cut = 0;

@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 /// The same binary preview as the ORDS backend.
 pub use crate::db::oracle::values::BLOB_PREVIEW_BYTES;
 use crate::db::oracle::values::truncate_text;
+use crate::db::text::truncation_marker;
 use oracledb::{
     DbType, JsonValue, OracleIntervalDS, OracleIntervalYM, OracleNumber, OracleTimestamp, Vector,
     VectorData,
@@ -387,7 +388,7 @@ fn render_lob(p: LobPreview, max: usize) -> String {
                     Some((cut, _)) => text[..cut].to_owned(),
                     None => text,
                 };
-                let _ = write!(out, "…[truncated, {total} characters total]");
+                out.push_str(&truncation_marker(total, "characters"));
                 out
             } else {
                 text
@@ -396,7 +397,7 @@ fn render_lob(p: LobPreview, max: usize) -> String {
         LobPreview::Bytes { bytes, total } => {
             let mut out = crate::db::render_blob(&bytes, max);
             if total > bytes.len() && bytes.len() <= max {
-                let _ = write!(out, "…[truncated, {total} bytes total]");
+                out.push_str(&truncation_marker(total, "bytes"));
             }
             out
         }

@@ -33,35 +33,16 @@ impl ReloadStatus {
 
 /// Keeps the watcher and the reload task alive; dropping it stops both.
 pub struct Reloader {
-    status: Arc<ReloadStatus>,
+    handle: ReloadHandle,
     _watcher: Option<notify::RecommendedWatcher>,
-    trigger: mpsc::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Reloader {
-    /// Asks for a reload (as SIGHUP does); coalesces with pending requests.
-    pub fn trigger(&self) {
-        let _ = self.trigger.try_send(());
-    }
-
     /// A handle that triggers and watches reloads from elsewhere (the
     /// SIGHUP handler, tests).
     pub fn handle(&self) -> ReloadHandle {
-        ReloadHandle {
-            trigger: self.trigger.clone(),
-            status: Arc::clone(&self.status),
-        }
-    }
-
-    /// Reloads finished so far (successful, failed or unchanged).
-    pub fn attempts(&self) -> u64 {
-        self.status.attempts.load(Ordering::SeqCst)
-    }
-
-    /// Why the most recent reload failed; `None` if it succeeded.
-    pub fn last_error(&self) -> Option<String> {
-        self.status.last_error.lock().ok().and_then(|e| e.clone())
+        self.handle.clone()
     }
 }
 
@@ -124,9 +105,11 @@ pub fn start(
         Arc::clone(&status),
     ));
     Some(Reloader {
-        status,
+        handle: ReloadHandle {
+            trigger: tx,
+            status,
+        },
         _watcher: watcher,
-        trigger: tx,
         task,
     })
 }
